@@ -1,12 +1,15 @@
-// Package jurisdiction loads and queries the jurisdiction (辖区) tree that
-// every signal, case and subject in Fengqiao belongs to.
+// Package jurisdiction loads and queries the tree of jurisdictions that
+// every signal, case and subject in Fengqiao belongs to, and to whose
+// subtrees queries are scoped.
 //
-// The tree runs from a city (市) through counties and districts (县区),
-// townships and streets (乡镇街道) and villages and communities (村社区)
-// down to grids (网格). Unit codes follow the shape of the 12-digit
-// statistical division code: two province digits, two city digits, two
-// county digits, three township digits and three village digits. A grid
-// adds a three-digit suffix to its village's code, giving 15 digits.
+// The tree runs from a city through counties and districts, townships and
+// streets, and villages and communities down to grids; see Tier. Unit codes
+// follow the shape of the 12-digit statistical division code: two province
+// digits, two city digits, two county digits, three township digits and
+// three village digits. A grid adds a three-digit suffix to its village's
+// code, giving 15 digits. A unit's code begins with the digits that identify
+// its parent, and a unit may sit more than one tier below its parent, as a
+// township does directly under a city that has no counties.
 //
 // A tree is loaded from a YAML file with a top-level version and a flat
 // list of units:

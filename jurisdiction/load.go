@@ -49,6 +49,9 @@ func Load(path string) (*Tree, error) {
 func Parse(data []byte, filename string) (*Tree, error) {
 	l := &loader{file: filename}
 	t := l.load(data)
+	if t == nil && len(l.problems) == 0 {
+		l.add(0, "", "no units") // unreachable, but a nil tree must never pass as valid
+	}
 	if len(l.problems) > 0 {
 		slices.SortStableFunc(l.problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 		return nil, &LoadError{Problems: l.problems}
@@ -61,15 +64,24 @@ type loader struct {
 	file     string
 	problems []Problem
 	pos      filePos
+	badLines map[int]bool // lines where the decoder reported a type error
 }
 
-// add records a problem. The message must never include contact details.
+// badValue reports whether decoded unit i has the given key but the decoder
+// could not decode its value, a problem already reported.
+func (l *loader) badValue(i int, key string) bool {
+	k, v := l.pos.fieldLines(i, key)
+	return k > 0 && (l.badLines[k] || l.badLines[v])
+}
+
+// add records a problem, keeping its message on one line. The message must
+// never include contact details.
 func (l *loader) add(line int, code, format string, args ...any) {
 	l.problems = append(l.problems, Problem{
 		File:    l.file,
 		Line:    line,
 		Code:    code,
-		Message: fmt.Sprintf(format, args...),
+		Message: strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(fmt.Sprintf(format, args...)),
 	})
 }
 
@@ -108,12 +120,36 @@ func (l *loader) load(data []byte) *Tree {
 	if typeErr != nil {
 		for _, msg := range typeErr.Errors {
 			line, text := splitLine(msg)
+			if l.badLines == nil {
+				l.badLines = make(map[int]bool)
+			}
+			l.badLines[line] = true
 			code := ""
-			if i := l.pos.unitAt(line); i >= 0 {
+			i := l.pos.unitAt(line)
+			if i >= 0 {
 				code = displayCode(raw.Units[i].Code)
 			}
-			l.add(line, code, "%s", describeTypeError(text))
+			field := ""
+			if strings.HasPrefix(text, "cannot unmarshal ") {
+				field = l.pos.fieldAt(i, line)
+			}
+			l.add(line, code, "%s%s", field, describeTypeError(text))
 		}
+	}
+	for _, d := range l.pos.dropped {
+		// The decoder drops an empty item without a word; others it reports.
+		if l.badLines[d.line] {
+			continue
+		}
+		code := ""
+		if i := l.pos.items[d.unit].decoded; i >= 0 {
+			code = displayCode(raw.Units[i].Code)
+		}
+		what := "units: list item is not a unit"
+		if d.contact {
+			what = "contacts: list item is not a contact"
+		}
+		l.add(d.line, code, "%s", what)
 	}
 	if !ok {
 		if typeErr == nil {
@@ -206,7 +242,9 @@ func (l *loader) validate(raw *rawFile) *Tree {
 func (l *loader) checkUnit(i int, e *entry) {
 	ru := e.raw
 	if ru.Tier == "" {
-		l.add(l.pos.unitLine(i), e.code, "tier is missing")
+		if !l.badValue(i, "tier") {
+			l.add(l.pos.unitLine(i), e.code, "tier is missing")
+		}
 	} else if t, err := ParseTier(ru.Tier); err != nil {
 		l.add(l.pos.fieldLine(i, "tier"), e.code, "%v", err)
 	} else {
@@ -214,14 +252,16 @@ func (l *loader) checkUnit(i int, e *entry) {
 	}
 
 	if ru.Code == "" {
-		l.add(l.pos.unitLine(i), "", "unit has no code")
+		if !l.badValue(i, "code") {
+			l.add(l.pos.unitLine(i), "", "unit has no code")
+		}
 	} else if msg := checkCode(ru.Code, e.tier); msg != "" {
 		l.add(l.pos.fieldLine(i, "code"), e.code, "%s", msg)
 	} else {
 		e.codeOK = true
 	}
 
-	if strings.TrimSpace(ru.Name) == "" {
+	if strings.TrimSpace(ru.Name) == "" && !l.badValue(i, "name") {
 		l.add(l.pos.unitLine(i), e.code, "name is missing")
 	}
 
@@ -503,5 +543,5 @@ func yamlTagName(tag string) string {
 	case "!!binary":
 		return "binary data"
 	}
-	return "a value tagged " + tag
+	return "a value tagged " + strconv.Quote(tag)
 }

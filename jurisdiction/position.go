@@ -1,6 +1,10 @@
 package jurisdiction
 
-import "gopkg.in/yaml.v3"
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
 
 // filePos records where things are in a jurisdiction file, read from a
 // yaml.Node decode of the same document, so that problems found in the
@@ -8,15 +12,25 @@ import "gopkg.in/yaml.v3"
 type filePos struct {
 	top      int            // line of the top-level node
 	keys     map[string]int // line of each top-level key
+	values   map[string]int // line of each top-level key's value
 	unitsEnd int            // line of the first top-level key after units, or 0
 	items    []mapPos       // every item of the units list, in file order
 	units    []*mapPos      // position of each decoded unit; nil when they cannot be matched
+	dropped  []droppedItem  // list items the decoder dropped
+}
+
+// droppedItem is a list item that the decoder dropped, such as an empty one.
+type droppedItem struct {
+	line    int
+	unit    int  // index of the unit item in items
+	contact bool // whether the item is a contact rather than a unit
 }
 
 // mapPos is the position of one mapping in the file.
 type mapPos struct {
 	line     int
 	keys     map[string]int // line of each key
+	values   map[string]int // line of each key's value
 	decoded  int            // index among the decoded values, or -1
 	contacts []mapPos       // position of each decoded contact, or nil
 }
@@ -41,7 +55,7 @@ func (p *filePos) read(doc *yaml.Node, nUnits int, contacts []int) (int, bool) {
 	if root.Kind != yaml.MappingNode {
 		return root.Line, false
 	}
-	p.keys = keyLines(root)
+	p.keys, p.values = keyLines(root)
 
 	var list *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -61,12 +75,18 @@ func (p *filePos) read(doc *yaml.Node, nUnits int, contacts []int) (int, bool) {
 		mp := mapPos{line: item.Line, decoded: -1}
 		n := deref(item)
 		if n != nil && n.Kind == yaml.MappingNode {
-			mp.keys = keyLines(n)
+			mp.keys, mp.values = keyLines(n)
 		}
 		if decodesToStruct(item) {
 			mp.decoded = decoded
 			decoded++
-			mp.contacts = contactPositions(n)
+			var drops []int
+			mp.contacts, drops = contactPositions(n)
+			for _, line := range drops {
+				p.dropped = append(p.dropped, droppedItem{line: line, unit: len(p.items), contact: true})
+			}
+		} else {
+			p.dropped = append(p.dropped, droppedItem{line: item.Line, unit: len(p.items)})
 		}
 		p.items = append(p.items, mp)
 	}
@@ -91,25 +111,27 @@ func (p *filePos) read(doc *yaml.Node, nUnits int, contacts []int) (int, bool) {
 }
 
 // contactPositions returns the positions of the contacts of the unit
-// mapping n that the decoder keeps.
-func contactPositions(n *yaml.Node) []mapPos {
-	var out []mapPos
+// mapping n that the decoder keeps, and the lines of those it drops.
+func contactPositions(n *yaml.Node) (kept []mapPos, dropped []int) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value != "contacts" {
 			continue
 		}
 		list := deref(n.Content[i+1])
 		if list == nil || list.Kind != yaml.SequenceNode {
-			return nil
+			return nil, nil
 		}
 		for _, item := range list.Content {
 			if decodesToStruct(item) {
-				out = append(out, mapPos{line: item.Line, keys: keyLines(deref(item)), decoded: len(out)})
+				keys, values := keyLines(deref(item))
+				kept = append(kept, mapPos{line: item.Line, keys: keys, values: values, decoded: len(kept)})
+			} else {
+				dropped = append(dropped, item.Line)
 			}
 		}
-		return out
+		return kept, dropped
 	}
-	return nil
+	return nil, nil
 }
 
 // deref follows aliases to the node they stand for. It returns nil for an
@@ -146,17 +168,19 @@ func decodesToStruct(n *yaml.Node) bool {
 	return true
 }
 
-// keyLines returns the line of each key of the mapping n, keeping the first
-// of any repeated key.
-func keyLines(n *yaml.Node) map[string]int {
-	m := make(map[string]int, len(n.Content)/2)
+// keyLines returns the line of each key of the mapping n and the line of
+// its value, keeping the first of any repeated key.
+func keyLines(n *yaml.Node) (keys, values map[string]int) {
+	keys = make(map[string]int, len(n.Content)/2)
+	values = make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		if _, ok := m[k.Value]; !ok {
-			m[k.Value] = k.Line
+		if _, ok := keys[k.Value]; !ok {
+			keys[k.Value] = k.Line
+			values[k.Value] = n.Content[i+1].Line
 		}
 	}
-	return m
+	return keys, values
 }
 
 // keyLine returns the line of a top-level key, or of the top-level node if
@@ -213,4 +237,50 @@ func (p *filePos) contactLine(i, j int, key string) int {
 		return l
 	}
 	return c.line
+}
+
+// fieldLines returns the lines of the given key of decoded unit i and of its
+// value, or zeros if the key is absent or the unit's position is unknown.
+func (p *filePos) fieldLines(i int, key string) (keyLine, valueLine int) {
+	if p.units == nil || p.units[i] == nil {
+		return 0, 0
+	}
+	return p.units[i].keys[key], p.units[i].values[key]
+}
+
+// fieldAt names the field whose value starts on line: a top-level key such
+// as "units: ", or, within decoded unit i (which may be -1), a key such as
+// "name: " or "contact 2: phone: ". It returns "" if no single field does.
+func (p *filePos) fieldAt(i, line int) string {
+	if i < 0 || p.units == nil || p.units[i] == nil {
+		if k := keyWithValueAt(p.values, line); k != "" {
+			return k + ": "
+		}
+		return ""
+	}
+	u := p.units[i]
+	if k := keyWithValueAt(u.values, line); k != "" {
+		return k + ": "
+	}
+	for j, c := range u.contacts {
+		if k := keyWithValueAt(c.values, line); k != "" {
+			return fmt.Sprintf("contact %d: %s: ", j+1, k)
+		}
+	}
+	return ""
+}
+
+// keyWithValueAt returns the key whose value starts on line, or "" unless
+// exactly one does.
+func keyWithValueAt(values map[string]int, line int) string {
+	found := ""
+	for k, v := range values {
+		if v == line {
+			if found != "" {
+				return ""
+			}
+			found = k
+		}
+	}
+	return found
 }

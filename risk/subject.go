@@ -56,10 +56,10 @@ func (s SubjectID) Validate() error {
 // RuleOutcome is what one rule did in an assessment.
 type RuleOutcome struct {
 	ID      string  `json:"id"`
-	Name    string  `json:"name"`              // Chinese display name
-	Points  float64 `json:"points"`            // points added to the score
+	Name    string  `json:"name"`               // Chinese display name
+	Points  float64 `json:"points"`             // points added to the score
 	AtLeast *Level  `json:"at_least,omitempty"` // floor the rule imposes, if any
-	Error   string  `json:"error,omitempty"`   // evaluation error, if the rule failed
+	Error   string  `json:"error,omitempty"`    // evaluation error, if the rule failed
 }
 
 // Assessment is a subject's scored state: its level, its score and the rules

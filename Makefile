@@ -1,0 +1,37 @@
+# Fengqiao — two commands: `make run` and `make test`.
+GO ?= go
+
+.PHONY: run test lint build fuzz bench clean
+
+## run: start riskd on 127.0.0.1:8080 with the embedded (NOT durable) store and the fixtures
+run:
+	$(GO) run ./cmd/riskd -config fixtures/riskd.yaml
+
+## test: every test; the ones needing Redis start redis-server themselves (skipped if it is missing, unless FENGQIAO_REQUIRE_REDIS=1)
+test:
+	$(GO) test -count=1 ./...
+
+## lint: formatting, vet, and the layout's import rules
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 ./internal/archcheck
+
+## build: the daemon and the CLI into bin/
+build:
+	$(GO) build -o bin/riskd ./cmd/riskd
+	$(GO) build -o bin/riskctl ./cmd/riskctl
+
+## fuzz: run each fuzz target for a short while (FUZZTIME=30s by default)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./signals -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./jurisdiction -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+## bench: the engine's benchmarks
+bench:
+	$(GO) test -run XXX -bench . -benchmem ./engine
+
+clean:
+	rm -rf bin

@@ -1,0 +1,342 @@
+// Package api is riskd's HTTP JSON API under /api/v1, with /healthz, /readyz
+// and /metrics. It is the only place errors become HTTP status codes.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"fengqiao/engine"
+	"fengqiao/internal/scoring"
+	"fengqiao/risk"
+	"fengqiao/signals"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// maxBody bounds a request body.
+const maxBody = 8 << 20
+
+// Appender stores signal records.
+type Appender interface {
+	Append(ctx context.Context, recs []signals.Record) ([]bool, error)
+}
+
+// Subjects reads subjects' assessments.
+type Subjects interface {
+	Subject(ctx context.Context, id risk.SubjectID) (scoring.Subject, error)
+	History(ctx context.Context, id risk.SubjectID, n int64) ([]scoring.Change, error)
+}
+
+// Rules is the live ruleset.
+type Rules interface {
+	Engine() *engine.Engine
+	Reload() error
+}
+
+// Check is one readiness check.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Server serves the API.
+type Server struct {
+	Signals   Appender
+	Validator *signals.Validator
+	Pseudo    *signals.Pseudonymizer
+	Subjects  Subjects
+	Rules     Rules
+	Checks    []Check
+	Gatherer  prometheus.Gatherer
+	Log       *slog.Logger
+	Now       func() time.Time
+
+	accepted *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+}
+
+// Register registers the API's metrics.
+func (s *Server) Register(reg prometheus.Registerer) {
+	s.accepted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fengqiao_signals_accepted_total",
+		Help: "Signals accepted into the stream, by source; re-sent duplicates are counted under duplicate=\"true\".",
+	}, []string{"source", "duplicate"})
+	s.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fengqiao_signals_rejected_total",
+		Help: "Signal requests refused, by reason (malformed, invalid, too_large).",
+	}, []string{"reason"})
+	for _, src := range risk.Sources {
+		s.accepted.WithLabelValues(string(src), "false")
+		s.accepted.WithLabelValues(string(src), "true")
+	}
+	for _, r := range []string{"malformed", "invalid", "too_large"} {
+		s.rejected.WithLabelValues(r)
+	}
+	reg.MustRegister(s.accepted, s.rejected)
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/signals", s.postSignals)
+	mux.HandleFunc("GET /api/v1/subjects/{kind}/{ref}", s.getSubject)
+	mux.HandleFunc("GET /api/v1/subjects/{kind}/{ref}/history", s.getHistory)
+	mux.HandleFunc("POST /api/v1/subjects/lookup", s.lookupPerson)
+	mux.HandleFunc("GET /api/v1/rules", s.getRules)
+	mux.HandleFunc("POST /api/v1/rules/reload", s.reloadRules)
+	mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openAPI)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: see /api/v1/openapi.yaml", "")
+	})
+	return s.logRequests(mux)
+}
+
+func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		s.rejected.WithLabelValues("too_large").Inc()
+		writeError(w, http.StatusRequestEntityTooLarge, "the request body is larger than 8 MiB: send smaller batches", "")
+		return
+	}
+	sigs, err := signals.Decode(body)
+	if err != nil {
+		s.rejected.WithLabelValues("malformed").Inc()
+		writeValidation(w, err)
+		return
+	}
+	var problems []signals.FieldError
+	seen := map[string]int{}
+	for i := range sigs {
+		prefix := ""
+		if len(sigs) > 1 || body[0] == '[' {
+			prefix = "[" + strconv.Itoa(i) + "]."
+		}
+		problems = append(problems, s.Validator.Validate(&sigs[i], prefix)...)
+		if j, dup := seen[sigs[i].Key()]; dup && sigs[i].ID != "" {
+			problems = append(problems, signals.FieldError{Field: prefix + "id", Message: "repeats the source and id of signal [" + strconv.Itoa(j) + "] in this batch"})
+		}
+		seen[sigs[i].Key()] = i
+	}
+	if len(problems) > 0 {
+		s.rejected.WithLabelValues("invalid").Inc()
+		writeValidation(w, &signals.ValidationError{Errors: problems})
+		return
+	}
+	now := s.Now()
+	recs := make([]signals.Record, len(sigs))
+	for i := range sigs {
+		recs[i] = s.Pseudo.Record(&sigs[i], now)
+	}
+	fresh, err := s.Signals.Append(r.Context(), recs)
+	if err != nil {
+		s.internalError(w, "store signals", err)
+		return
+	}
+	type accepted struct {
+		Source    risk.Source      `json:"source"`
+		ID        string           `json:"id"`
+		Duplicate bool             `json:"duplicate"`
+		Subjects  []risk.SubjectID `json:"subjects"`
+	}
+	out := make([]accepted, len(recs))
+	for i := range recs {
+		out[i] = accepted{recs[i].Source, recs[i].ID, !fresh[i], recs[i].Subjects()}
+		s.accepted.WithLabelValues(string(recs[i].Source), strconv.FormatBool(!fresh[i])).Inc()
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"accepted": out})
+}
+
+func subjectID(w http.ResponseWriter, r *http.Request) (risk.SubjectID, bool) {
+	id := risk.SubjectID{Kind: risk.Kind(r.PathValue("kind")), Ref: r.PathValue("ref")}
+	if err := id.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "kind")
+		return id, false
+	}
+	return id, true
+}
+
+func (s *Server) getSubject(w http.ResponseWriter, r *http.Request) {
+	id, ok := subjectID(w, r)
+	if !ok {
+		return
+	}
+	subj, err := s.Subjects.Subject(r.Context(), id)
+	if errors.Is(err, scoring.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such subject: it has not been scored yet", "")
+		return
+	}
+	if err != nil {
+		s.internalError(w, "read subject", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, subj)
+}
+
+func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
+	id, ok := subjectID(w, r)
+	if !ok {
+		return
+	}
+	n := int64(100)
+	if v := r.URL.Query().Get("limit"); v != "" {
+		var err error
+		if n, err = strconv.ParseInt(v, 10, 64); err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 1000", "limit")
+			return
+		}
+	}
+	h, err := s.Subjects.History(r.Context(), id, n)
+	if err != nil {
+		s.internalError(w, "read level history", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"subject": id, "changes": h})
+}
+
+// lookupPerson turns an ID number (or name and phone) into the person's
+// reference, so that callers never put an ID number in a URL.
+func (s *Server) lookupPerson(w http.ResponseWriter, r *http.Request) {
+	var p signals.Person
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
+	if err == nil {
+		err = json.Unmarshal(body, &p)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "send a JSON object with id_number, or with name and phone", "")
+		return
+	}
+	probe := signals.Signal{Persons: []signals.Person{p}}
+	for _, fe := range s.Validator.Validate(&probe, "") {
+		if len(fe.Field) > 8 && fe.Field[:8] == "persons[" {
+			writeError(w, http.StatusBadRequest, fe.Message, fe.Field[len("persons[0]."):])
+			return
+		}
+	}
+	rec := s.Pseudo.Record(&probe, s.Now())
+	writeJSON(w, http.StatusOK, map[string]any{"subject": rec.Subjects()[0], "weak_identity": rec.Persons[0].Weak})
+}
+
+func (s *Server) getRules(w http.ResponseWriter, r *http.Request) {
+	rs := s.Rules.Engine().Ruleset()
+	type ruleView struct {
+		ID          string      `json:"id"`
+		Name        string      `json:"name"`
+		AppliesTo   []risk.Kind `json:"applies_to"`
+		When        string      `json:"when"`
+		Score       string      `json:"score"`
+		AtLeast     *risk.Level `json:"at_least,omitempty"`
+		Tags        []string    `json:"tags,omitempty"`
+		Description string      `json:"description,omitempty"`
+	}
+	out := make([]ruleView, len(rs.Rules))
+	for i, ru := range rs.Rules {
+		out[i] = ruleView{ru.ID, ru.Name, ru.AppliesTo, ru.When, ru.Score, ru.AtLeast, ru.Tags, ru.Description}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": rs.Version, "levels": rs.Levels, "rules": out})
+}
+
+func (s *Server) reloadRules(w http.ResponseWriter, r *http.Request) {
+	if err := s.Rules.Reload(); err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+			"error":   "the ruleset was not reloaded; the previous one stays in force",
+			"details": err.Error(),
+			"version": s.Rules.Engine().Version(),
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"version": s.Rules.Engine().Version()})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status, code := map[string]string{}, http.StatusOK
+	for _, c := range s.Checks {
+		if err := c.Fn(ctx); err != nil {
+			status[c.Name] = err.Error()
+			code = http.StatusServiceUnavailable
+		} else {
+			status[c.Name] = "ok"
+		}
+	}
+	writeJSON(w, code, status)
+}
+
+func (s *Server) internalError(w http.ResponseWriter, what string, err error) {
+	s.Log.Error(what, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "the service could not "+what+" just now; nothing was changed, please retry", "")
+}
+
+func writeValidation(w http.ResponseWriter, err error) {
+	var ve *signals.ValidationError
+	if !errors.As(err, &ve) {
+		writeError(w, http.StatusBadRequest, err.Error(), "")
+		return
+	}
+	const refused = "refused whole, nothing was stored: "
+	body := map[string]any{"errors": ve.Errors}
+	if len(ve.Errors) == 1 {
+		fe := ve.Errors[0]
+		body["field"] = fe.Field
+		body["error"] = refused + strings.TrimPrefix(fe.Field+": "+fe.Message, ": ")
+	} else {
+		body["error"] = refused + strconv.Itoa(len(ve.Errors)) + " problems, listed under errors; fix them all and send again"
+	}
+	writeJSON(w, http.StatusBadRequest, body)
+}
+
+func writeError(w http.ResponseWriter, code int, msg, field string) {
+	body := map[string]any{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	writeJSON(w, code, body)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		s.Log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", time.Since(start))
+	})
+}

@@ -1,0 +1,211 @@
+// Package app wires riskd together: the store, the jurisdiction, the live
+// ruleset, the signal stream and its consumer, the scorer and the HTTP API.
+// It is the only package that imports all the others, so that tests can run
+// the whole daemon in-process.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"fengqiao/alerts"
+	"fengqiao/internal/api"
+	"fengqiao/internal/config"
+	"fengqiao/internal/ruleset"
+	"fengqiao/internal/scoring"
+	"fengqiao/jurisdiction"
+	"fengqiao/signals"
+)
+
+// consumerGroup is the engine's consumer group on the signal stream.
+const consumerGroup = "engine"
+
+// App is a configured daemon.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	now      func() time.Time
+	reg      *prometheus.Registry
+	rdb      redis.UniversalClient
+	embedded *miniredis.Miniredis
+	tree     *jurisdiction.Tree
+	rules    *ruleset.Live
+	producer *signals.Producer
+	consumer *signals.Consumer
+	scorer   *scoring.Scorer
+	api      *api.Server
+	pseudo   *signals.Pseudonymizer
+}
+
+// New builds the daemon from cfg. With no Redis URL it starts an embedded,
+// in-process store that is not durable. now is the clock every deadline and
+// window reads.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*App, error) {
+	a := &App{cfg: cfg, log: log.With("component", "app"), now: now, reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+
+	key := []byte(cfg.PIIKey)
+	if cfg.RedisURL == "" {
+		m, err := miniredis.Run()
+		if err != nil {
+			return nil, fmt.Errorf("start embedded store: %w", err)
+		}
+		a.embedded = m
+		a.rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		a.log.Warn("using the EMBEDDED in-process store: it is NOT durable, and everything is lost when riskd stops; set REDIS_URL to use a real Redis")
+		if len(key) == 0 {
+			key = make([]byte, 32)
+			_, _ = rand.Read(key)
+			a.log.Warn("no personal-data key given: using a random one for this run, so person references change on restart")
+		}
+	} else {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		a.rdb = redis.NewClient(opt)
+		if err := a.rdb.Ping(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("connect to Redis at %s: %w", opt.Addr, err)
+		}
+		a.log.Info("using Redis", "addr", opt.Addr, "db", opt.DB)
+	}
+
+	var err error
+	if a.pseudo, err = signals.NewPseudonymizer(key); err != nil {
+		return nil, err
+	}
+	if a.tree, err = jurisdiction.Load(cfg.Jurisdiction); err != nil {
+		return nil, fmt.Errorf("load jurisdiction:\n%w", err)
+	}
+	a.log.Info("jurisdiction loaded", "units", a.tree.Len(), "root", a.tree.Root().Name)
+	if a.rules, err = ruleset.Load(cfg.RulesDir, log.With("component", "rules"), a.reg, now); err != nil {
+		return nil, err
+	}
+
+	stream := signals.DefaultStream()
+	a.producer = signals.NewProducer(a.rdb, stream, time.Duration(cfg.SignalKeepDays)*24*time.Hour, 10_000_000)
+	a.scorer = scoring.NewScorer(a.rdb, a.rules, alerts.NewStream(a.rdb), now, log.With("component", "scoring"), a.reg)
+	name := cfg.Consumer
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	a.consumer = &signals.Consumer{
+		RDB: a.rdb, Stream: stream, Group: consumerGroup, Name: name, Handler: a.scorer,
+		Log: log.With("component", "consumer"), Metrics: signals.NewMetrics(a.reg),
+		Batch: 64, Block: time.Second, ClaimIdle: time.Minute, Attempts: 3,
+	}
+	if err := a.consumer.EnsureGroup(ctx); err != nil {
+		return nil, err
+	}
+	a.reg.MustRegister(signals.NewStreamCollector(a.rdb, stream, consumerGroup))
+
+	a.api = &api.Server{
+		Signals: a.producer,
+		Validator: &signals.Validator{
+			KnownUnit:  func(code string) bool { _, ok := a.tree.Unit(code); return ok },
+			Categories: cfg.Categories,
+			Now:        now,
+		},
+		Pseudo:   a.pseudo,
+		Subjects: a.scorer,
+		Rules:    a.rules,
+		Gatherer: a.reg,
+		Log:      log.With("component", "api"),
+		Now:      now,
+		Checks: []api.Check{
+			{Name: "redis", Fn: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
+			{Name: "rules", Fn: func(context.Context) error {
+				if a.rules.Engine() == nil {
+					return errors.New("no ruleset loaded")
+				}
+				return nil
+			}},
+			{Name: "consumer", Fn: func(context.Context) error {
+				if !a.consumer.Running() {
+					return errors.New("the signal consumer is not running")
+				}
+				return nil
+			}},
+		},
+	}
+	a.api.Register(a.reg)
+	ok = true
+	return a, nil
+}
+
+// Handler is the daemon's HTTP handler.
+func (a *App) Handler() http.Handler { return a.api.Handler() }
+
+// ReloadRules reloads the ruleset; a bad ruleset leaves the old one in force.
+func (a *App) ReloadRules() error { return a.rules.Reload() }
+
+// Embedded reports whether the daemon runs on the embedded store.
+func (a *App) Embedded() bool { return a.embedded != nil }
+
+// Run serves HTTP on ln and consumes signals until ctx is cancelled, then
+// stops taking requests, finishes the work in hand and returns.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := a.consumer.Run(ctx); err != nil {
+			errc <- fmt.Errorf("consumer: %w", err)
+		}
+	}()
+	a.log.Info("riskd is serving", "addr", ln.Addr().String(), "ruleset", a.rules.Engine().Version())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		stop()
+	}
+	a.log.Info("shutting down: finishing requests and signals in hand")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		a.log.Error("http shutdown", "err", serr)
+	}
+	wg.Wait()
+	return err
+}
+
+// Close releases the store.
+func (a *App) Close() {
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	if a.embedded != nil {
+		a.embedded.Close()
+	}
+}

@@ -1,0 +1,247 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"fengqiao/internal/config"
+	"fengqiao/internal/redistest"
+)
+
+// clock is a settable clock for the daemon under test.
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+// daemon runs the whole daemon in-process against real Redis on a free port.
+type daemon struct {
+	base string
+	app  *App
+	stop func()
+}
+
+func startDaemon(t *testing.T, now func() time.Time) *daemon {
+	t.Helper()
+	srv := redistest.Start(t)
+	cfg := config.Default()
+	cfg.Jurisdiction = "../../fixtures/jurisdiction.yaml"
+	cfg.RulesDir = "../../fixtures/rules"
+	cfg.RedisURL = srv.URL
+	cfg.PIIKey = "test-key-of-at-least-16-bytes"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := New(ctx, cfg, log, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, ln) }()
+	d := &daemon{base: "http://" + ln.Addr().String(), app: a}
+	d.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("the daemon did not shut down")
+		}
+		a.Close()
+	}
+	t.Cleanup(func() {
+		if ctx.Err() == nil {
+			d.stop()
+		}
+	})
+	return d
+}
+
+func (d *daemon) do(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, d.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// await polls a GET until cond holds: the consumer works asynchronously, and
+// this waits for its work, not for time to pass.
+func (d *daemon) await(t *testing.T, path string, cond func(int, map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := d.do(t, "GET", path, "")
+		if cond(code, body) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: still %d %v", path, code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const threatSignal = `{
+  "source": "grid_report",
+  "id": "GR-E2E-0001",
+  "occurred_at": "2026-11-22T09:30:00+08:00",
+  "unit": "990101100201",
+  "persons": [{"id_number": "990101197803152319", "name": "张国强", "role": "当事人"}],
+  "dispute_id": "TZ-E2E-1",
+  "category": "婚姻家庭",
+  "party_count": 2,
+  "summary": "男方酒后扬言要报复女方家人",
+  "weather": "小雨"
+}`
+
+func TestSignalInColourOut(t *testing.T) {
+	clk := &clock{time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	d := startDaemon(t, clk.Now)
+
+	code, body := d.do(t, "POST", "/api/v1/signals", threatSignal)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST signal: %d %v", code, body)
+	}
+	acc := body["accepted"].([]any)[0].(map[string]any)
+	if acc["duplicate"] != false {
+		t.Errorf("first send reported as duplicate: %v", acc)
+	}
+	subjects := acc["subjects"].([]any)
+	person := subjects[0].(map[string]any)
+	ref := person["ref"].(string)
+	if !strings.HasPrefix(ref, "P") || strings.Contains(ref, "990101197803152319") {
+		t.Fatalf("person ref %q", ref)
+	}
+
+	got := d.await(t, "/api/v1/subjects/person/"+ref, func(code int, b map[string]any) bool { return code == 200 })
+	if got["level"] != "orange" {
+		t.Errorf("level = %v, want orange: %v", got["level"], got)
+	}
+	if got["ruleset_version"] != "2026.11-1" {
+		t.Errorf("ruleset_version = %v", got["ruleset_version"])
+	}
+	fired := got["fired"].([]any)
+	var ids []string
+	for _, f := range fired {
+		ids = append(ids, f.(map[string]any)["id"].(string))
+	}
+	if strings.Join(ids, ",") != "threat-language,family-dispute" {
+		t.Errorf("fired = %v", ids)
+	}
+	if e := got["explanation"].(string); !strings.Contains(e, "扬言极端 +45(至少橙色)") || !strings.HasPrefix(e, "橙色") {
+		t.Errorf("explanation = %q", e)
+	}
+	if got["name"] != "张**" {
+		t.Errorf("name shown as %v, want masked", got["name"])
+	}
+	d.await(t, "/api/v1/subjects/dispute/TZ-E2E-1", func(code int, b map[string]any) bool { return code == 200 && b["level"] == "orange" })
+
+	// Re-sending is a no-op: reported as duplicate, counted once.
+	code, body = d.do(t, "POST", "/api/v1/signals", threatSignal)
+	if code != http.StatusAccepted || body["accepted"].([]any)[0].(map[string]any)["duplicate"] != true {
+		t.Errorf("re-send: %d %v", code, body)
+	}
+	_, hist := d.do(t, "GET", "/api/v1/subjects/person/"+ref+"/history", "")
+	if changes := hist["changes"].([]any); len(changes) != 1 || changes[0].(map[string]any)["to"] != "orange" {
+		t.Errorf("history = %v", hist)
+	}
+
+	// The metrics show the slice.
+	resp, err := http.Get(d.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`fengqiao_signals_accepted_total{duplicate="false",source="grid_report"} 1`,
+		`fengqiao_signals_accepted_total{duplicate="true",source="grid_report"} 1`,
+		`fengqiao_evaluations_total{kind="person"}`,
+		`fengqiao_stream_lag_entries 0`,
+		`fengqiao_rules_loaded 12`,
+	} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if bytes.Contains(m, []byte(ref)) || bytes.Contains(m, []byte("TZ-E2E-1")) {
+		t.Error("a subject id appears in the metrics")
+	}
+
+	code, ready := d.do(t, "GET", "/readyz", "")
+	if code != 200 || ready["redis"] != "ok" || ready["rules"] != "ok" || ready["consumer"] != "ok" {
+		t.Errorf("readyz: %d %v", code, ready)
+	}
+}
+
+func TestBadInputIsRefusedWhole(t *testing.T) {
+	clk := &clock{time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	d := startDaemon(t, clk.Now)
+	tests := []struct {
+		name, body, field, msg string
+	}{
+		{"malformed JSON", `{"source": "grid_report",`, "", "malformed JSON"},
+		{"missing unit", strings.Replace(threatSignal, `"unit": "990101100201",`, "", 1), "unit", "is required"},
+		{"wrong type", strings.Replace(threatSignal, `"party_count": 2`, `"party_count": "two"`, 1), "party_count", "must be a number"},
+		{"bad check digit", strings.Replace(threatSignal, "990101197803152319", "990101197803152318", 1), "persons[0].id_number", "check digit is wrong"},
+		{"one bad signal in a batch", "[" + threatSignal + "," + strings.NewReplacer(`"GR-E2E-0001"`, `"GR-E2E-0002"`, `"990101100201"`, `"990199999999"`).Replace(threatSignal) + "]", "", "refused whole"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := d.do(t, "POST", "/api/v1/signals", tt.body)
+			if code != http.StatusBadRequest {
+				t.Fatalf("status %d: %v", code, body)
+			}
+			if msg, _ := body["error"].(string); !strings.Contains(msg, tt.msg) {
+				t.Errorf("error %q does not say %q", msg, tt.msg)
+			}
+			if tt.field != "" && body["field"] != tt.field {
+				t.Errorf("field = %v, want %s", body["field"], tt.field)
+			}
+			if strings.Contains(body["error"].(string), "990101197803152318") {
+				t.Error("the ID number is echoed in the error")
+			}
+		})
+	}
+	// Nothing was stored: the stream is empty.
+	n, err := d.app.rdb.XLen(context.Background(), "fq:{signals}:stream").Result()
+	if err != nil || n != 0 {
+		t.Errorf("stream length %d, %v after refused input", n, err)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	clk := &clock{time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	d := startDaemon(t, clk.Now)
+	if code, _ := d.do(t, "GET", "/healthz", ""); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	d.stop()
+	if _, err := http.Get(d.base + "/healthz"); err == nil {
+		t.Error("still serving after shutdown")
+	}
+}

@@ -1,0 +1,130 @@
+// Package config reads riskd's configuration: a YAML file, then environment
+// variables, then command-line flags, each overriding the one before.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"fengqiao/signals"
+)
+
+// Config is riskd's configuration.
+type Config struct {
+	// Listen is the HTTP address (env FENGQIAO_LISTEN).
+	Listen string `yaml:"listen"`
+	// RedisURL is the Redis to use, e.g. redis://127.0.0.1:6379/0 (env
+	// REDIS_URL). Empty: an embedded in-process store that is NOT durable.
+	RedisURL string `yaml:"redis_url"`
+	// Jurisdiction is the jurisdiction (辖区) tree file.
+	Jurisdiction string `yaml:"jurisdiction"`
+	// RulesDir is the directory of the ruleset's YAML files.
+	RulesDir string `yaml:"rules_dir"`
+	// DemoSignals is a directory of sample signals (*.json) sent at start-up
+	// when the embedded store is used, so there is something to look at.
+	DemoSignals string `yaml:"demo_signals"`
+	// PIIKeyFile holds the secret key for keyed hashes of ID and phone numbers
+	// (env FENGQIAO_PII_KEY gives the key itself).
+	PIIKeyFile string `yaml:"pii_key_file"`
+	PIIKey     string `yaml:"-"`
+	// Categories is the controlled list of dispute categories.
+	Categories []string `yaml:"categories"`
+	// Consumer names this instance in the signal consumer group (default:
+	// host name and process id).
+	Consumer string `yaml:"consumer"`
+	// LogLevel is debug, info, warn or error (env FENGQIAO_LOG_LEVEL).
+	LogLevel string `yaml:"log_level"`
+	// SignalKeepDays is how long a signal id is remembered, so that re-sending it is a no-op.
+	SignalKeepDays int `yaml:"signal_keep_days"`
+}
+
+// Default returns the configuration used where nothing is set.
+func Default() Config {
+	return Config{
+		Listen:         "127.0.0.1:8080",
+		Jurisdiction:   "fixtures/jurisdiction.yaml",
+		RulesDir:       "fixtures/rules",
+		Categories:     signals.DefaultCategories,
+		LogLevel:       "info",
+		SignalKeepDays: 400,
+	}
+}
+
+// Load reads the file at path (if path is not empty) over the defaults, then
+// the environment. Paths in the file are relative to the file's directory.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		base := filepath.Dir(path)
+		for _, p := range []*string{&c.Jurisdiction, &c.RulesDir, &c.DemoSignals, &c.PIIKeyFile} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(base, *p)
+			}
+		}
+	}
+	for env, p := range map[string]*string{
+		"FENGQIAO_LISTEN":    &c.Listen,
+		"REDIS_URL":          &c.RedisURL,
+		"FENGQIAO_PII_KEY":   &c.PIIKey,
+		"FENGQIAO_LOG_LEVEL": &c.LogLevel,
+	} {
+		if v := getenv(env); v != "" {
+			*p = v
+		}
+	}
+	if c.PIIKey == "" && c.PIIKeyFile != "" {
+		b, err := os.ReadFile(c.PIIKeyFile)
+		if err != nil {
+			return c, fmt.Errorf("read personal-data key: %w", err)
+		}
+		c.PIIKey = strings.TrimSpace(string(b))
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every problem with the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: give an address, e.g. 127.0.0.1:8080"))
+	}
+	if c.Jurisdiction == "" {
+		errs = append(errs, errors.New("jurisdiction: give the jurisdiction file"))
+	}
+	if c.RulesDir == "" {
+		errs = append(errs, errors.New("rules_dir: give the rules directory"))
+	}
+	if len(c.Categories) == 0 {
+		errs = append(errs, errors.New("categories: give at least one dispute category"))
+	}
+	if c.SignalKeepDays < 1 {
+		errs = append(errs, errors.New("signal_keep_days: must be at least 1"))
+	}
+	if c.RedisURL != "" && c.PIIKey == "" {
+		errs = append(errs, errors.New("a personal-data key is required with a real Redis: set FENGQIAO_PII_KEY or pii_key_file (at least 16 bytes, kept secret and never changed)"))
+	}
+	if c.PIIKey != "" && len(c.PIIKey) < 16 {
+		errs = append(errs, errors.New("the personal-data key must be at least 16 bytes"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

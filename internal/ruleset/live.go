@@ -1,0 +1,96 @@
+// Package ruleset holds the live, compiled ruleset and swaps in a new one only
+// when it loads and compiles completely: a bad ruleset never replaces a good
+// one.
+package ruleset
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"fengqiao/engine"
+	"fengqiao/rules"
+)
+
+// Live is the ruleset in force.
+type Live struct {
+	dir     string
+	log     *slog.Logger
+	now     func() time.Time
+	current atomic.Pointer[engine.Engine]
+	mu      sync.Mutex // one reload at a time
+
+	reloads   *prometheus.CounterVec
+	lastLoad  prometheus.Gauge
+	ruleCount prometheus.Gauge
+}
+
+// Load loads and compiles the ruleset in dir; it fails if the ruleset is bad.
+func Load(dir string, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*Live, error) {
+	l := &Live{
+		dir: dir, log: log, now: now,
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fengqiao_rules_reloads_total",
+			Help: "Ruleset loads and reloads, by result (success, failure).",
+		}, []string{"result"}),
+		lastLoad: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fengqiao_rules_last_reload_success_timestamp_seconds",
+			Help: "When the ruleset in force was loaded.",
+		}),
+		ruleCount: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fengqiao_rules_loaded",
+			Help: "Number of rules in the ruleset in force.",
+		}),
+	}
+	l.reloads.WithLabelValues("success")
+	l.reloads.WithLabelValues("failure")
+	reg.MustRegister(l.reloads, l.lastLoad, l.ruleCount)
+	if err := l.Reload(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Engine returns the compiled ruleset in force.
+func (l *Live) Engine() *engine.Engine { return l.current.Load() }
+
+// Reload loads the ruleset again. On any problem the ruleset in force stays
+// and the error lists every problem.
+func (l *Live) Reload() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, err := compileDir(l.dir)
+	if err != nil {
+		l.reloads.WithLabelValues("failure").Inc()
+		if old := l.current.Load(); old != nil {
+			l.log.Error("ruleset reload failed; the previous ruleset stays in force", "version", old.Version(), "err", err)
+		}
+		return err
+	}
+	prev := l.current.Swap(e)
+	l.reloads.WithLabelValues("success").Inc()
+	l.lastLoad.Set(float64(l.now().Unix()))
+	l.ruleCount.Set(float64(len(e.Ruleset().Rules)))
+	if prev == nil {
+		l.log.Info("ruleset loaded", "version", e.Version(), "rules", len(e.Ruleset().Rules), "dir", l.dir)
+	} else {
+		l.log.Info("ruleset reloaded", "version", e.Version(), "previous", prev.Version(), "rules", len(e.Ruleset().Rules))
+	}
+	return nil
+}
+
+func compileDir(dir string) (*engine.Engine, error) {
+	rs, err := rules.LoadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load ruleset:\n%w", err)
+	}
+	e, err := engine.Compile(rs)
+	if err != nil {
+		return nil, fmt.Errorf("compile ruleset %s:\n%w", rs.Version, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,108 @@
+package signals
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"fengqiao/risk"
+)
+
+// Metrics counts what a Consumer does. It implements ConsumerMetrics.
+type Metrics struct {
+	processed    *prometheus.CounterVec
+	deadLettered *prometheus.CounterVec
+}
+
+// NewMetrics registers the consumer's counters, pre-initialised for every source.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fengqiao_signals_processed_total",
+			Help: "Signals taken from the stream and scored, by source.",
+		}, []string{"source"}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fengqiao_signals_dead_lettered_total",
+			Help: "Signals moved to the dead-letter stream, by source and reason (undecodable, handler_failed).",
+		}, []string{"source", "reason"}),
+	}
+	for _, s := range risk.Sources {
+		m.processed.WithLabelValues(string(s))
+		m.deadLettered.WithLabelValues(string(s), "handler_failed")
+	}
+	m.deadLettered.WithLabelValues("", "undecodable")
+	reg.MustRegister(m.processed, m.deadLettered)
+	return m
+}
+
+// Processed counts a handled signal.
+func (m *Metrics) Processed(source string) { m.processed.WithLabelValues(source).Inc() }
+
+// DeadLettered counts a dead-lettered signal.
+func (m *Metrics) DeadLettered(source, reason string) {
+	m.deadLettered.WithLabelValues(source, reason).Inc()
+}
+
+// StreamCollector reports the stream's lag, pending entries and dead letters
+// read from Redis at scrape time, so the figures are right across restarts and
+// instances.
+type StreamCollector struct {
+	rdb     redis.UniversalClient
+	stream  Stream
+	group   string
+	lag     *prometheus.Desc
+	pending *prometheus.Desc
+	length  *prometheus.Desc
+	dead    *prometheus.Desc
+	up      *prometheus.Desc
+}
+
+// NewStreamCollector returns a collector for the stream read by group.
+func NewStreamCollector(rdb redis.UniversalClient, s Stream, group string) *StreamCollector {
+	return &StreamCollector{
+		rdb: rdb, stream: s, group: group,
+		lag:     prometheus.NewDesc("fengqiao_stream_lag_entries", "Signal stream entries not yet delivered to the consumer group.", nil, nil),
+		pending: prometheus.NewDesc("fengqiao_stream_pending_entries", "Signal stream entries delivered but not yet acknowledged.", nil, nil),
+		length:  prometheus.NewDesc("fengqiao_stream_length_entries", "Entries kept in the signal stream.", nil, nil),
+		dead:    prometheus.NewDesc("fengqiao_dead_letter_entries", "Entries in the signal dead-letter stream.", nil, nil),
+		up:      prometheus.NewDesc("fengqiao_redis_up", "Whether Redis answered the last scrape's stream queries (1) or not (0).", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *StreamCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.lag
+	ch <- c.pending
+	ch <- c.length
+	ch <- c.dead
+	ch <- c.up
+}
+
+// Collect implements prometheus.Collector.
+func (c *StreamCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	pipe := c.rdb.Pipeline()
+	groups := pipe.XInfoGroups(ctx, c.stream.Key)
+	length := pipe.XLen(ctx, c.stream.Key)
+	dead := pipe.XLen(ctx, c.stream.DeadLetter)
+	_, err := pipe.Exec(ctx)
+	if err != nil && groups.Err() == nil && length.Err() == nil && dead.Err() == nil {
+		err = nil
+	}
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	for _, g := range groups.Val() {
+		if g.Name == c.group {
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(g.Lag))
+			ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(g.Pending))
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(length.Val()))
+	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(dead.Val()))
+}

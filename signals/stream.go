@@ -1,0 +1,264 @@
+package signals
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Stream names the Redis keys of the signal stream. They share one hash tag,
+// so the append script touches a single slot.
+type Stream struct {
+	Key        string // the stream itself
+	DeadLetter string // signals that could not be processed, with the reason
+	seenPrefix string // idempotency keys, one per signal key
+}
+
+// DefaultStream is the stream of a single-shard deployment.
+func DefaultStream() Stream {
+	return Stream{Key: "fq:{signals}:stream", DeadLetter: "fq:{signals}:dead", seenPrefix: "fq:{signals}:seen:"}
+}
+
+func (s Stream) seenKey(signalKey string) string {
+	h := sha256.Sum256([]byte(signalKey))
+	return s.seenPrefix + hex.EncodeToString(h[:12])
+}
+
+// Producer appends records to the stream, once per signal key.
+type Producer struct {
+	rdb    redis.UniversalClient
+	stream Stream
+	keep   time.Duration // how long a signal key is remembered
+	maxLen int64         // approximate cap on the stream's length
+}
+
+// NewProducer returns a Producer that remembers signal keys for keep.
+func NewProducer(rdb redis.UniversalClient, s Stream, keep time.Duration, maxLen int64) *Producer {
+	return &Producer{rdb: rdb, stream: s, keep: keep, maxLen: maxLen}
+}
+
+// appendScript adds each record whose key it has not seen, all in one atomic
+// step, so a batch is stored whole or not at all and a re-sent signal is a
+// no-op. KEYS: stream, seen keys…; ARGV: keep seconds, max length, payloads….
+var appendScript = redis.NewScript(`
+local out = {}
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i + 1])
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+`)
+
+// Append stores records and reports, for each, whether it was new (false: a
+// duplicate of a signal already received).
+func (p *Producer) Append(ctx context.Context, recs []Record) ([]bool, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(recs)+1)
+	args := make([]any, 0, len(recs)+2)
+	keys = append(keys, p.stream.Key)
+	args = append(args, int64(p.keep/time.Second), p.maxLen)
+	for i := range recs {
+		b, err := json.Marshal(&recs[i])
+		if err != nil {
+			return nil, fmt.Errorf("encode signal: %w", err)
+		}
+		keys = append(keys, p.stream.seenKey(recs[i].Key()))
+		args = append(args, b)
+	}
+	res, err := appendScript.Run(ctx, p.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("append signals: %w", err)
+	}
+	fresh := make([]bool, len(res))
+	for i, v := range res {
+		fresh[i] = v == 1
+	}
+	return fresh, nil
+}
+
+// Handler processes one record. It must be idempotent: a record may be
+// delivered more than once.
+type Handler interface {
+	Handle(ctx context.Context, r Record) error
+}
+
+// ConsumerMetrics is what a Consumer reports; nil methods are fine.
+type ConsumerMetrics interface {
+	Processed(source string)
+	DeadLettered(source, reason string)
+}
+
+// Consumer reads the stream in a consumer group and hands each record to a
+// Handler, acknowledging it only once handled. Entries a crashed consumer left
+// pending are claimed after ClaimIdle. A record that cannot be decoded, or
+// whose handling fails Attempts times, goes to the dead-letter stream with
+// its reason.
+type Consumer struct {
+	RDB       redis.UniversalClient
+	Stream    Stream
+	Group     string
+	Name      string
+	Handler   Handler
+	Log       *slog.Logger
+	Metrics   ConsumerMetrics
+	Batch     int64
+	Block     time.Duration
+	ClaimIdle time.Duration
+	Attempts  int
+	running   atomic.Bool
+}
+
+// Running reports whether the consumer is reading the stream.
+func (c *Consumer) Running() bool { return c.running.Load() }
+
+// EnsureGroup creates the consumer group (and stream) if missing.
+func (c *Consumer) EnsureGroup(ctx context.Context) error {
+	err := c.RDB.XGroupCreateMkStream(ctx, c.Stream.Key, c.Group, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create consumer group: %w", err)
+	}
+	return nil
+}
+
+// Run consumes until ctx is cancelled. The record in hand when ctx is
+// cancelled is finished before Run returns.
+func (c *Consumer) Run(ctx context.Context) error {
+	if err := c.EnsureGroup(ctx); err != nil {
+		return err
+	}
+	c.running.Store(true)
+	defer c.running.Store(false)
+	lastClaim := time.Time{}
+	for ctx.Err() == nil {
+		if time.Since(lastClaim) >= c.ClaimIdle/2 {
+			lastClaim = time.Now()
+			if err := c.claim(ctx); err != nil && ctx.Err() == nil {
+				c.Log.Warn("claim pending signals", "err", err)
+			}
+		}
+		if _, err := c.ReadOnce(ctx, c.Block); err != nil && ctx.Err() == nil {
+			c.Log.Error("read signal stream", "err", err)
+			c.running.Store(false)
+			select { // back off while Redis is unreachable
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			c.running.Store(true)
+		}
+	}
+	return nil
+}
+
+// ReadOnce reads and handles up to one batch of new entries, waiting at most
+// block for them (0: do not wait). It returns how many entries it handled.
+func (c *Consumer) ReadOnce(ctx context.Context, block time.Duration) (int, error) {
+	if block == 0 {
+		block = -1 // go-redis: a negative Block omits BLOCK
+	}
+	res, err := c.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: c.Group, Consumer: c.Name, Streams: []string{c.Stream.Key, ">"},
+		Count: c.batch(), Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range res {
+		for _, m := range s.Messages {
+			if err := c.process(context.WithoutCancel(ctx), m); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (c *Consumer) claim(ctx context.Context) error {
+	start := "0-0"
+	for {
+		msgs, next, err := c.RDB.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: c.Stream.Key, Group: c.Group, Consumer: c.Name,
+			MinIdle: c.ClaimIdle, Start: start, Count: c.batch(),
+		}).Result()
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := c.process(context.WithoutCancel(ctx), m); err != nil {
+				return err
+			}
+		}
+		// Not "or len(msgs) == 0": XAUTOCLAIM scans at most 10×COUNT entries
+		// a call and may claim none of them with more still to scan.
+		if next == "0-0" {
+			return nil
+		}
+		start = next
+	}
+}
+
+// process handles one entry. It returns an error only when Redis itself
+// failed, leaving the entry pending to be retried or claimed.
+func (c *Consumer) process(ctx context.Context, m redis.XMessage) error {
+	raw, _ := m.Values["r"].(string)
+	var rec Record
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil || rec.Source == "" {
+		return c.deadLetter(ctx, m, "", "undecodable", "the entry is not a signal record")
+	}
+	var err error
+	for attempt := 1; attempt <= max(c.Attempts, 1); attempt++ {
+		if err = c.Handler.Handle(ctx, rec); err == nil {
+			if c.Metrics != nil {
+				c.Metrics.Processed(string(rec.Source))
+			}
+			return c.RDB.XAck(ctx, c.Stream.Key, c.Group, m.ID).Err()
+		}
+		c.Log.Warn("signal handling failed", "signal", rec.Key(), "attempt", attempt, "err", err)
+	}
+	return c.deadLetter(ctx, m, string(rec.Source), "handler_failed", err.Error())
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, m redis.XMessage, source, reason, detail string) error {
+	raw, _ := m.Values["r"].(string)
+	_, err := c.RDB.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAdd(ctx, &redis.XAddArgs{Stream: c.Stream.DeadLetter, MaxLen: 100_000, Approx: true, Values: map[string]any{
+			"r": raw, "entry": m.ID, "reason": reason, "detail": detail,
+		}})
+		p.XAck(ctx, c.Stream.Key, c.Group, m.ID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dead-letter entry %s: %w", m.ID, err)
+	}
+	c.Log.Error("signal dead-lettered", "entry", m.ID, "source", source, "reason", reason, "detail", detail)
+	if c.Metrics != nil {
+		c.Metrics.DeadLettered(source, reason)
+	}
+	return nil
+}
+
+func (c *Consumer) batch() int64 {
+	if c.Batch <= 0 {
+		return 64
+	}
+	return c.Batch
+}
