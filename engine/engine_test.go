@@ -11,7 +11,7 @@ import (
 
 var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-func loadDefault(t *testing.T) *Engine {
+func loadDefault(t testing.TB) *Engine {
 	t.Helper()
 	rs, err := rules.LoadDir("../fixtures/rules")
 	if err != nil {

@@ -232,6 +232,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown field of a petition", `{"petition":{"level":"city","leader":"x"}}`, "petition.leader", "is not a field of a petition"},
 		{"unknown field of a person in a batch", `[{},{"persons":[{"name":"x"},{"idcard":"x"}]}]`, "[1].persons[1].idcard", "is not a field of a person"},
 		{"unknown person field named like a number", `{"persons":[{"13912345678":"x"}]}`, "persons[0]", "has a field that a person does not have"},
+		{"unknown person field holding a number", `{"persons":[{"tel_13912345678":"x"}]}`, "persons[0]", "has a field that a person does not have"},
+		{"unknown petition field with a few digits", `{"petition":{"level":"city","v2":1}}`, "petition.v2", "is not a field of a petition"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -318,6 +320,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	v := testValidator()
+	p, _ := NewPseudonymizer(testKey)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		sigs, err := Decode(body)
 		if err != nil {
@@ -328,6 +331,9 @@ func FuzzDecode(f *testing.F) {
 			if sigs != nil {
 				t.Fatalf("Decode returned signals and an error")
 			}
+			if n := longestDigitRun(ve.Error()); n >= 7 {
+				t.Fatalf("the error may repeat a number from the body: %s", ve.Error())
+			}
 			return
 		}
 		if len(sigs) == 0 || len(sigs) > MaxBatch {
@@ -337,6 +343,11 @@ func FuzzDecode(f *testing.F) {
 			_ = v.Validate(&sigs[i], fmt.Sprintf("[%d].", i))
 			if _, err := json.Marshal(sigs[i]); err != nil {
 				t.Fatalf("a decoded signal does not encode: %v", err)
+			}
+			r := p.Record(&sigs[i], received)
+			b, err := json.Marshal(r)
+			if err != nil || !json.Valid(b) {
+				t.Fatalf("its record does not encode: %v\n%s", err, b)
 			}
 		}
 	})

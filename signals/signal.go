@@ -116,8 +116,15 @@ func knownField(fields []string, key string) string {
 	return ""
 }
 
-// plainKey is a JSON key safe to repeat in an error's field path.
+// plainKey is the shape of a JSON key safe to repeat in an error's field
+// path; see safeKey.
 var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,39}$`)
+
+// safeKey reports whether a JSON key may be repeated in an error: a plain
+// name with too few digits to hide an ID or phone number.
+func safeKey(k string) bool {
+	return plainKey.MatchString(k) && len(normalizePhone(k)) <= 4 // normalizePhone: the digits
+}
 
 // pathError is a decoding error at a field path (such as "persons[0].phone")
 // that encoding/json cannot name. Its message never repeats the value.
@@ -186,7 +193,7 @@ func checkObject(raw json.RawMessage, path, what string, fields []string, v any)
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if knownField(fields, k) == "" {
 			use := strings.Join(fields, ", ")
-			if plainKey.MatchString(k) && MaskNumbers(k) == k { // never echo what may be a number
+			if safeKey(k) { // never echo what may be a number
 				return &pathError{path + "." + k, fmt.Sprintf("is not a field of %s: use %s", what, use)}
 			}
 			return &pathError{path, fmt.Sprintf("has a field that %s does not have: use %s", what, use)}

@@ -107,7 +107,7 @@ func TestValidateAcceptsValuesAtTheLimits(t *testing.T) {
 		{"phone of 15 digits", func(s *Signal) { s.Persons[1].Phone = "+86 010 1234 5678 90" }},
 		{"name of 50 characters", func(s *Signal) { s.Persons[1].Name = strings.Repeat("张", 50) }},
 		{"no category", func(s *Signal) { s.Category = "" }},
-		{"party_count 0 and 1000000", func(s *Signal) { s.PartyCount = maxPartyCount }},
+		{"party_count 1000000", func(s *Signal) { s.PartyCount = maxPartyCount }},
 		{"amount 1e13 yuan", func(s *Signal) { s.Amount = maxAmountYuan }},
 		{"50 tags", func(s *Signal) { s.Tags = slices.Repeat([]string{"扬言"}, maxTags) }},
 		{"tag of 30 characters", func(s *Signal) { s.Tags = []string{strings.Repeat("标", 30)} }},

@@ -245,3 +245,46 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Error("still serving after shutdown")
 	}
 }
+
+func TestSubjectsLookupAndRules(t *testing.T) {
+	clk := &clock{time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	d := startDaemon(t, clk.Now)
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		want                     string // a key or a substring of the error
+	}{
+		{"lookup by ID number", "POST", "/api/v1/subjects/lookup", `{"id_number": "990101197803152319"}`, 200, "subject"},
+		{"lookup by name and phone", "POST", "/api/v1/subjects/lookup", `{"name": "赵某", "phone": "138-0000-0000"}`, 200, "subject"},
+		{"lookup with a bad check digit", "POST", "/api/v1/subjects/lookup", `{"id_number": "990101197803152318"}`, 400, "check digit is wrong"},
+		{"lookup with nothing", "POST", "/api/v1/subjects/lookup", `{}`, 400, "give both name and phone"},
+		{"unknown subject", "GET", "/api/v1/subjects/person/Pnope", "", 404, "has not been scored"},
+		{"unknown kind", "GET", "/api/v1/subjects/company/x", "", 400, "unknown subject kind"},
+		{"bad history limit", "GET", "/api/v1/subjects/person/Px/history?limit=0", "", 400, "limit must be"},
+		{"the ruleset in force", "GET", "/api/v1/rules", "", 200, "rules"},
+		{"reload", "POST", "/api/v1/rules/reload", "", 200, "version"},
+		{"unknown endpoint", "GET", "/api/v2/x", "", 404, "no such endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := d.do(t, tt.method, tt.path, tt.body)
+			if code != tt.code {
+				t.Fatalf("status %d, want %d: %v", code, tt.code, body)
+			}
+			if code == 200 {
+				if _, ok := body[tt.want]; !ok {
+					t.Errorf("answer lacks %q: %v", tt.want, body)
+				}
+				return
+			}
+			if msg, _ := body["error"].(string); !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not say %q", msg, tt.want)
+			}
+		})
+	}
+	_, a := d.do(t, "POST", "/api/v1/subjects/lookup", `{"id_number": "990101197803152319"}`)
+	_, b := d.do(t, "POST", "/api/v1/subjects/lookup", `{"id_number": "990101197803152319"}`)
+	if a["subject"].(map[string]any)["ref"] != b["subject"].(map[string]any)["ref"] {
+		t.Error("the same ID number gave two references")
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -50,7 +52,7 @@ func Default() Config {
 		Listen:         "127.0.0.1:8080",
 		Jurisdiction:   "fixtures/jurisdiction.yaml",
 		RulesDir:       "fixtures/rules",
-		Categories:     signals.DefaultCategories,
+		Categories:     slices.Clone(signals.DefaultCategories),
 		LogLevel:       "info",
 		SignalKeepDays: 400,
 	}
@@ -67,13 +69,28 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil {
+		// A file with nothing in it (or only comments) sets nothing.
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		// Only the paths the file sets are relative to its directory; the
+		// defaults' are relative to the working directory.
+		var inFile Config
+		if err := yaml.Unmarshal(b, &inFile); err != nil {
 			return c, fmt.Errorf("config %s: %w", path, err)
 		}
 		base := filepath.Dir(path)
-		for _, p := range []*string{&c.Jurisdiction, &c.RulesDir, &c.DemoSignals, &c.PIIKeyFile} {
-			if *p != "" && !filepath.IsAbs(*p) {
-				*p = filepath.Join(base, *p)
+		for _, p := range []struct {
+			set string
+			out *string
+		}{
+			{inFile.Jurisdiction, &c.Jurisdiction},
+			{inFile.RulesDir, &c.RulesDir},
+			{inFile.DemoSignals, &c.DemoSignals},
+			{inFile.PIIKeyFile, &c.PIIKeyFile},
+		} {
+			if p.set != "" && !filepath.IsAbs(p.set) {
+				*p.out = filepath.Join(base, p.set)
 			}
 		}
 	}

@@ -154,3 +154,14 @@ func eventOf(r *signals.Record, e *engine.Engine) engine.Event {
 	}
 	return ev
 }
+
+// Rescore scores a subject again without a new signal, so that evidence that
+// has aged out of its windows lowers the level. A fall is recorded in the
+// history, never paged.
+func (s *Scorer) Rescore(ctx context.Context, id risk.SubjectID) (risk.Assessment, error) {
+	cur, err := s.Subject(ctx, id)
+	if err != nil {
+		return risk.Assessment{}, err
+	}
+	return s.score(ctx, s.rules.Engine(), id, cur.Unit, "", cur.Weak, nil)
+}
