@@ -48,6 +48,37 @@ func Decode(body []byte) ([]Signal, error) {
 	return out, nil
 }
 
+// DecodeNDJSON reads newline-delimited JSON, one signal a line; blank lines
+// are skipped. Errors name the item by its index among the signals, like a
+// JSON array, and the line it is on.
+func DecodeNDJSON(body []byte) ([]Signal, error) {
+	var out []Signal
+	var errs []FieldError
+	for n, line := range bytes.Split(body, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if len(out) == MaxBatch {
+			return nil, &ValidationError{[]FieldError{{"", fmt.Sprintf("a batch holds at most %d signals; split it", MaxBatch)}}}
+		}
+		var s Signal
+		if err := decodeStrict(line, &s); err != nil {
+			fe := jsonFieldError(err, fmt.Sprintf("[%d].", len(out)))
+			fe.Message += fmt.Sprintf(" (line %d)", n+1)
+			errs = append(errs, fe)
+		}
+		out = append(out, s)
+	}
+	if errs != nil {
+		return nil, &ValidationError{errs}
+	}
+	if len(out) == 0 {
+		return nil, &ValidationError{[]FieldError{{"", "the batch is empty"}}}
+	}
+	return out, nil
+}
+
 func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {

@@ -14,6 +14,7 @@ import (
 type Metrics struct {
 	processed    *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec
+	latency      prometheus.Histogram
 }
 
 // NewMetrics registers the consumer's counters, pre-initialised for every source.
@@ -27,18 +28,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fengqiao_signals_dead_lettered_total",
 			Help: "Signals moved to the dead-letter stream, by source and reason (undecodable, handler_failed).",
 		}, []string{"source", "reason"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fengqiao_signal_ingest_latency_seconds",
+			Help:    "Time from a signal's receipt by the API to its assessment by the engine.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
 	}
 	for _, s := range risk.Sources {
 		m.processed.WithLabelValues(string(s))
 		m.deadLettered.WithLabelValues(string(s), "handler_failed")
 	}
 	m.deadLettered.WithLabelValues("", "undecodable")
-	reg.MustRegister(m.processed, m.deadLettered)
+	reg.MustRegister(m.processed, m.deadLettered, m.latency)
 	return m
 }
 
-// Processed counts a handled signal.
-func (m *Metrics) Processed(source string) { m.processed.WithLabelValues(source).Inc() }
+// Processed counts a handled signal and observes its latency.
+func (m *Metrics) Processed(source string, latency time.Duration) {
+	m.processed.WithLabelValues(source).Inc()
+	m.latency.Observe(latency.Seconds())
+}
 
 // DeadLettered counts a dead-lettered signal.
 func (m *Metrics) DeadLettered(source, reason string) {

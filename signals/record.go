@@ -27,7 +27,11 @@ type Record struct {
 	Summary    string          `json:"summary,omitempty"`
 	Reporter   string          `json:"reporter,omitempty"`
 	Petition   *PetitionRecord `json:"petition,omitempty"`
-	Extra      json.RawMessage `json:"extra,omitempty"` // fields the sender added that this version does not know
+	// LedgerStatus and ResponsibleUnit are a ledger row's (化解状态, 责任单位).
+	LedgerStatus    string          `json:"ledger_status,omitempty"`
+	ResponsibleUnit string          `json:"responsible_unit,omitempty"`
+	Case            *CaseEvent      `json:"case,omitempty"`
+	Extra           json.RawMessage `json:"extra,omitempty"` // fields the sender added that this version does not know
 }
 
 // PersonRef is a person as a record names them: a keyed reference, never the
@@ -77,18 +81,21 @@ func (r *Record) Weak(s risk.SubjectID) bool {
 // Record turns a validated signal into a Record received at the given time.
 func (p *Pseudonymizer) Record(s *Signal, received time.Time) Record {
 	r := Record{
-		Source:     s.Source,
-		ID:         s.ID,
-		OccurredAt: s.OccurredAt,
-		ReceivedAt: received,
-		Unit:       s.Unit,
-		DisputeID:  s.DisputeID,
-		Category:   s.Category,
-		PartyCount: s.PartyCount,
-		Amount:     s.Amount,
-		Tags:       maskAll(s.Tags),
-		Summary:    MaskNumbers(s.Summary),
-		Reporter:   MaskNumbers(s.Reporter),
+		Source:          s.Source,
+		ID:              s.ID,
+		OccurredAt:      s.OccurredAt,
+		ReceivedAt:      received,
+		Unit:            s.Unit,
+		DisputeID:       s.DisputeID,
+		Category:        s.Category,
+		PartyCount:      s.PartyCount,
+		Amount:          s.Amount,
+		Tags:            maskAll(s.Tags),
+		Summary:         MaskNumbers(s.Summary),
+		Reporter:        MaskNumbers(s.Reporter),
+		LedgerStatus:    s.LedgerStatus,
+		ResponsibleUnit: MaskNumbers(s.ResponsibleUnit),
+		Case:            s.Case,
 	}
 	seen := map[string]bool{}
 	for _, person := range s.Persons {

@@ -179,6 +179,7 @@ func TestRecord(t *testing.T) {
 		want := Record{
 			Source: risk.Ledger, ID: s.ID, OccurredAt: s.OccurredAt, ReceivedAt: received, Unit: s.Unit,
 			DisputeID: "TZ-2026-0042", Category: "劳动/欠薪", PartyCount: 37, Amount: 1_250_000.50,
+			LedgerStatus: "化解中", ResponsibleUnit: "湖滨街道劳动保障所",
 		}
 		if !reflect.DeepEqual(r, want) {
 			t.Errorf("Record =\n%+v\nwant\n%+v", r, want)

@@ -31,6 +31,7 @@ const (
 	maxSignalAge   = 10 * 365 * 24 * time.Hour
 	maxAmountYuan  = 1e13
 	maxExtraFields = 50
+	maxExtraBytes  = 16 << 10
 )
 
 // DefaultCategories is the controlled list of dispute categories (纠纷类别).
@@ -55,6 +56,12 @@ type Signal struct {
 	Summary    string      `json:"summary,omitempty"`
 	Reporter   string      `json:"reporter,omitempty"`
 	Petition   *Petition   `json:"petition,omitempty"`
+	// LedgerStatus and ResponsibleUnit are a ledger (台账) row's: how far the
+	// dispute is resolved (化解状态) and who is responsible for it (责任单位).
+	LedgerStatus    string `json:"ledger_status,omitempty"`
+	ResponsibleUnit string `json:"responsible_unit,omitempty"`
+	// Case is a case event's; only the case workflow produces those.
+	Case *CaseEvent `json:"case,omitempty"`
 	// Extra holds fields this version does not know, kept as sent.
 	Extra map[string]json.RawMessage `json:"-"`
 }
@@ -74,6 +81,19 @@ type Petition struct {
 	Repeat     bool   `json:"repeat,omitempty"`     // 重复访
 	SkipLevel  bool   `json:"skip_level,omitempty"` // 越级访, as judged by the petition office
 }
+
+// CaseEvent is what a case event adds: the case, the step of the mediation
+// workflow, and the states before and after it. The shape is reserved for
+// the case workflow, which produces these signals itself.
+type CaseEvent struct {
+	CaseID string `json:"case_id"`
+	Event  string `json:"event"` // e.g. registered, mediation_failed, overdue, closed
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+}
+
+// LedgerStatuses are the states of a ledger row (化解状态).
+var LedgerStatuses = []string{"未化解", "化解中", "已化解", "已移交"}
 
 // PetitionLevels are the levels a petition can reach, lowest first.
 var PetitionLevels = []string{"village", "township", "county", "city", "province", "beijing"}
@@ -97,7 +117,7 @@ func (p *Petition) IsSkipLevel() bool {
 func (s *Signal) Key() string { return string(s.Source) + ":" + s.ID }
 
 var knownFields = []string{"source", "id", "occurred_at", "unit", "persons", "dispute_id", "category",
-	"party_count", "amount", "tags", "summary", "reporter", "petition"}
+	"party_count", "amount", "tags", "summary", "reporter", "petition", "ledger_status", "responsible_unit", "case"}
 
 var (
 	personFields   = []string{"id_number", "name", "phone", "role"}
@@ -282,6 +302,8 @@ func (v *Validator) Validate(s *Signal, prefix string) []FieldError {
 		bad("id", "is required: the id the source gave this report, so that re-sending it is harmless")
 	case len(s.ID) > maxIDLength || !printable(s.ID):
 		bad("id", "must be at most %d printable characters without spaces", maxIDLength)
+	case hidesPersonalNumber(s.ID):
+		bad("id", "must not contain an ID number or phone number: use the report's own number")
 	}
 	now := v.Now()
 	switch {
@@ -322,11 +344,19 @@ func (v *Validator) Validate(s *Signal, prefix string) []FieldError {
 		if utf8.RuneCountInString(p.Name) > 50 {
 			bad(f+"name", "must be at most 50 characters")
 		}
+		if utf8.RuneCountInString(p.Role) > 30 {
+			bad(f+"role", "must be at most 30 characters")
+		}
 	}
 	if s.DisputeID != "" {
 		if err := (risk.SubjectID{Kind: risk.Dispute, Ref: s.DisputeID}).Validate(); err != nil {
 			bad("dispute_id", "%v", err)
+		} else if hidesPersonalNumber(s.DisputeID) {
+			bad("dispute_id", "must not contain an ID number or phone number: use the ledger or case number")
 		}
+	}
+	if utf8.RuneCountInString(s.Reporter) > 100 {
+		bad("reporter", "must be at most 100 characters")
 	}
 	if s.Category != "" && !slices.Contains(v.Categories, s.Category) {
 		bad("category", "is not a known category: use one of %s", strings.Join(v.Categories, ", "))
@@ -351,6 +381,19 @@ func (v *Validator) Validate(s *Signal, prefix string) []FieldError {
 	if len(s.Extra) > maxExtraFields {
 		bad("", "at most %d extra fields", maxExtraFields)
 	}
+	extraBytes := 0
+	for _, v := range s.Extra {
+		extraBytes += len(v)
+	}
+	if extraBytes > maxExtraBytes {
+		bad("", "extra fields hold at most %d bytes together", maxExtraBytes)
+	}
+	v.validateSource(s, bad)
+	return errs
+}
+
+// validateSource checks what each source requires beyond the common fields.
+func (v *Validator) validateSource(s *Signal, bad func(field, format string, a ...any)) {
 	switch {
 	case s.Source == risk.Petition && s.Petition == nil:
 		bad("petition", "is required for a petition: give at least petition.level")
@@ -359,8 +402,50 @@ func (v *Validator) Validate(s *Signal, prefix string) []FieldError {
 	case s.Petition != nil && PetitionLevel(s.Petition.Level) == 0:
 		bad("petition.level", "is not a level: use one of %s", strings.Join(PetitionLevels, ", "))
 	}
-	return errs
+	if s.Source == risk.Hotline && len(s.Persons) == 0 {
+		bad("persons", "a hotline call needs its caller: give the caller as a person (role 来电人)")
+	}
+	if s.Source == risk.Ledger {
+		if s.DisputeID == "" {
+			bad("dispute_id", "is required for a ledger row: give the dispute's ledger number")
+		}
+		if s.Category == "" {
+			bad("category", "is required for a ledger row: use one of %s", strings.Join(v.Categories, ", "))
+		}
+		if !slices.Contains(LedgerStatuses, s.LedgerStatus) {
+			bad("ledger_status", "is required for a ledger row: use one of %s", strings.Join(LedgerStatuses, ", "))
+		}
+	} else {
+		if s.LedgerStatus != "" {
+			bad("ledger_status", "is only for source ledger")
+		}
+		if s.ResponsibleUnit != "" {
+			bad("responsible_unit", "is only for source ledger")
+		}
+	}
+	if utf8.RuneCountInString(s.ResponsibleUnit) > 100 {
+		bad("responsible_unit", "must be at most 100 characters")
+	}
+	if s.Case != nil && s.Source != risk.CaseEvent {
+		bad("case", "is only for case events, which the case workflow produces")
+	}
 }
+
+// hidesPersonalNumber reports whether an identifier carries a valid resident
+// ID number or a mobile phone number, which must never become part of a key.
+func hidesPersonalNumber(s string) bool {
+	for _, run := range digitRun.FindAllString(s, -1) {
+		if (len(run) == 18 && checkIDNumber(strings.ToUpper(run)) == nil) || mobile.MatchString(run) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	digitRun = regexp.MustCompile(`\d+[Xx]?`)
+	mobile   = regexp.MustCompile(`^1[3-9]\d{9}$`)
+)
 
 func printable(s string) bool {
 	for _, r := range s {

@@ -71,6 +71,8 @@ func validSignal(src risk.Source) Signal {
 		s.Category = "劳动/欠薪"
 		s.PartyCount = 37
 		s.Amount = 1_250_000.50
+		s.LedgerStatus = "化解中"
+		s.ResponsibleUnit = "湖滨街道劳动保障所"
 	}
 	return s
 }
@@ -247,6 +249,40 @@ func TestValidateRules(t *testing.T) {
 			wantField: "petition.level", wantMsg: "is not a level"},
 		{name: "petition level in Chinese", source: risk.Petition, mutate: func(s *Signal) { s.Petition.Level = "省" },
 			wantField: "petition.level", wantMsg: "is not a level"},
+
+		{name: "id carrying an ID number", mutate: func(s *Signal) { s.ID = "GR-" + idA },
+			wantField: "id", wantMsg: "must not contain an ID number or phone number"},
+		{name: "id carrying a mobile number", mutate: func(s *Signal) { s.ID = "GR-" + phoneA + "-1" },
+			wantField: "id", wantMsg: "must not contain an ID number or phone number"},
+		{name: "dispute_id carrying an ID number", mutate: func(s *Signal) { s.DisputeID = "TZ-" + strings.ToLower(idB) },
+			wantField: "dispute_id", wantMsg: "must not contain an ID number or phone number"},
+		{name: "reporter too long", mutate: func(s *Signal) { s.Reporter = strings.Repeat("网", 101) },
+			wantField: "reporter", wantMsg: "at most 100 characters"},
+		{name: "role too long", mutate: func(s *Signal) { s.Persons[0].Role = strings.Repeat("角", 31) },
+			wantField: "persons[0].role", wantMsg: "at most 30 characters"},
+		{name: "extra fields too large", mutate: func(s *Signal) {
+			s.Extra = map[string]json.RawMessage{"note": json.RawMessage(`"` + strings.Repeat("a", maxExtraBytes) + `"`)}
+		}, wantField: "", wantMsg: "extra fields hold at most 16384 bytes"},
+		{name: "hotline without its caller", source: risk.Hotline, mutate: func(s *Signal) { s.Persons = nil },
+			wantField: "persons", wantMsg: "a hotline call needs its caller"},
+		{name: "ledger row without dispute_id", source: risk.Ledger, mutate: func(s *Signal) {
+			s.DisputeID = ""
+			s.Persons = []Person{{IDNumber: idA, Name: "张三"}}
+		}, wantField: "dispute_id", wantMsg: "is required for a ledger row"},
+		{name: "ledger row without category", source: risk.Ledger, mutate: func(s *Signal) { s.Category = "" },
+			wantField: "category", wantMsg: "is required for a ledger row"},
+		{name: "ledger row without status", source: risk.Ledger, mutate: func(s *Signal) { s.LedgerStatus = "" },
+			wantField: "ledger_status", wantMsg: "is required for a ledger row: use one of 未化解, 化解中, 已化解, 已移交"},
+		{name: "ledger row with an unknown status", source: risk.Ledger, mutate: func(s *Signal) { s.LedgerStatus = "done" },
+			wantField: "ledger_status", wantMsg: "use one of 未化解"},
+		{name: "ledger status on another source", mutate: func(s *Signal) { s.LedgerStatus = "化解中" },
+			wantField: "ledger_status", wantMsg: "is only for source ledger"},
+		{name: "responsible unit on another source", mutate: func(s *Signal) { s.ResponsibleUnit = "司法所" },
+			wantField: "responsible_unit", wantMsg: "is only for source ledger"},
+		{name: "responsible unit too long", source: risk.Ledger, mutate: func(s *Signal) { s.ResponsibleUnit = strings.Repeat("所", 101) },
+			wantField: "responsible_unit", wantMsg: "at most 100 characters"},
+		{name: "case event fields on a report", mutate: func(s *Signal) { s.Case = &CaseEvent{CaseID: "AJ-1", Event: "closed"} },
+			wantField: "case", wantMsg: "is only for case events"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

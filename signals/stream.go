@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,27 +34,28 @@ func (s Stream) seenKey(signalKey string) string {
 	return s.seenPrefix + hex.EncodeToString(h[:12])
 }
 
-// Producer appends records to the stream, once per signal key.
+// Producer appends records to the stream, once per signal key. It never
+// trims the stream: Consumer.Trim does, and only behind the consumer group.
 type Producer struct {
 	rdb    redis.UniversalClient
 	stream Stream
 	keep   time.Duration // how long a signal key is remembered
-	maxLen int64         // approximate cap on the stream's length
 }
 
-// NewProducer returns a Producer that remembers signal keys for keep.
-func NewProducer(rdb redis.UniversalClient, s Stream, keep time.Duration, maxLen int64) *Producer {
-	return &Producer{rdb: rdb, stream: s, keep: keep, maxLen: maxLen}
+// NewProducer returns a Producer that remembers signal keys for keep (at
+// least a second).
+func NewProducer(rdb redis.UniversalClient, s Stream, keep time.Duration) *Producer {
+	return &Producer{rdb: rdb, stream: s, keep: max(keep, time.Second)}
 }
 
 // appendScript adds each record whose key it has not seen, all in one atomic
 // step, so a batch is stored whole or not at all and a re-sent signal is a
-// no-op. KEYS: stream, seen keys…; ARGV: keep seconds, max length, payloads….
+// no-op. KEYS: stream, seen keys…; ARGV: keep seconds, payloads….
 var appendScript = redis.NewScript(`
 local out = {}
 for i = 2, #KEYS do
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i + 1])
+    redis.call('XADD', KEYS[1], '*', 'r', ARGV[i])
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
@@ -71,7 +73,7 @@ func (p *Producer) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	keys := make([]string, 0, len(recs)+1)
 	args := make([]any, 0, len(recs)+2)
 	keys = append(keys, p.stream.Key)
-	args = append(args, int64(p.keep/time.Second), p.maxLen)
+	args = append(args, int64(p.keep/time.Second))
 	for i := range recs {
 		b, err := json.Marshal(&recs[i])
 		if err != nil {
@@ -97,9 +99,10 @@ type Handler interface {
 	Handle(ctx context.Context, r Record) error
 }
 
-// ConsumerMetrics is what a Consumer reports; nil methods are fine.
+// ConsumerMetrics is what a Consumer reports.
 type ConsumerMetrics interface {
-	Processed(source string)
+	// Processed counts a handled signal and how long after its receipt it was handled.
+	Processed(source string, latency time.Duration)
 	DeadLettered(source, reason string)
 }
 
@@ -107,20 +110,23 @@ type ConsumerMetrics interface {
 // Handler, acknowledging it only once handled. Entries a crashed consumer left
 // pending are claimed after ClaimIdle. A record that cannot be decoded, or
 // whose handling fails Attempts times, goes to the dead-letter stream with
-// its reason.
+// its reason. Handled entries are kept for Retention, then trimmed.
 type Consumer struct {
-	RDB       redis.UniversalClient
-	Stream    Stream
-	Group     string
-	Name      string
-	Handler   Handler
-	Log       *slog.Logger
-	Metrics   ConsumerMetrics
-	Batch     int64
-	Block     time.Duration
-	ClaimIdle time.Duration
-	Attempts  int
-	running   atomic.Bool
+	RDB        redis.UniversalClient
+	Stream     Stream
+	Group      string
+	Name       string
+	Handler    Handler
+	Log        *slog.Logger
+	Metrics    ConsumerMetrics // optional
+	Now        func() time.Time
+	Batch      int64
+	Block      time.Duration
+	ClaimIdle  time.Duration // Run uses a minute when zero
+	Attempts   int
+	RetryDelay time.Duration // pause before the second attempt, doubling after
+	Retention  time.Duration // how long handled entries are kept; zero keeps them
+	running    atomic.Bool
 }
 
 // Running reports whether the consumer is reading the stream.
@@ -141,14 +147,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.EnsureGroup(ctx); err != nil {
 		return err
 	}
+	if c.ClaimIdle <= 0 {
+		c.ClaimIdle = time.Minute
+	}
 	c.running.Store(true)
 	defer c.running.Store(false)
-	lastClaim := time.Time{}
+	var lastClaim, lastTrim time.Time
 	for ctx.Err() == nil {
 		if time.Since(lastClaim) >= c.ClaimIdle/2 {
 			lastClaim = time.Now()
 			if err := c.claim(ctx); err != nil && ctx.Err() == nil {
 				c.Log.Warn("claim pending signals", "err", err)
+			}
+		}
+		if c.Retention > 0 && time.Since(lastTrim) >= time.Minute {
+			lastTrim = time.Now()
+			if n, err := c.Trim(ctx); err != nil && ctx.Err() == nil {
+				c.Log.Warn("trim signal stream", "err", err)
+			} else if n > 0 {
+				c.Log.Debug("signal stream trimmed", "entries", n)
 			}
 		}
 		if _, err := c.ReadOnce(ctx, c.Block); err != nil && ctx.Err() == nil {
@@ -225,10 +242,15 @@ func (c *Consumer) process(ctx context.Context, m redis.XMessage) error {
 		return c.deadLetter(ctx, m, "", "undecodable", "the entry is not a signal record")
 	}
 	var err error
+	delay := c.RetryDelay
 	for attempt := 1; attempt <= max(c.Attempts, 1); attempt++ {
+		if attempt > 1 && delay > 0 {
+			time.Sleep(delay) // a short pause, so a passing fault can pass
+			delay *= 2
+		}
 		if err = c.Handler.Handle(ctx, rec); err == nil {
 			if c.Metrics != nil {
-				c.Metrics.Processed(string(rec.Source))
+				c.Metrics.Processed(string(rec.Source), c.now().Sub(rec.ReceivedAt))
 			}
 			return c.RDB.XAck(ctx, c.Stream.Key, c.Group, m.ID).Err()
 		}
@@ -254,6 +276,73 @@ func (c *Consumer) deadLetter(ctx context.Context, m redis.XMessage, source, rea
 		c.Metrics.DeadLettered(source, reason)
 	}
 	return nil
+}
+
+// Trim drops handled entries received more than Retention ago. It never
+// drops an entry that some consumer group has not yet been given, or has been
+// given but not acknowledged: the retention policy bounds the stream only
+// behind every group.
+func (c *Consumer) Trim(ctx context.Context) (int64, error) {
+	groups, err := c.RDB.XInfoGroups(ctx, c.Stream.Key).Result()
+	if err != nil {
+		return 0, fmt.Errorf("read consumer groups: %w", err)
+	}
+	if len(groups) == 0 {
+		return 0, nil // nobody reads the stream yet: keep everything
+	}
+	minID := streamID{ms: uint64(c.now().Add(-c.Retention).UnixMilli())}
+	for _, g := range groups {
+		// Entries after the last delivered one are undelivered: keep them.
+		last := parseStreamID(g.LastDeliveredID)
+		if next := last.next(); next.less(minID) {
+			minID = next
+		}
+		if g.Pending > 0 {
+			p, err := c.RDB.XPending(ctx, c.Stream.Key, g.Name).Result()
+			if err != nil {
+				return 0, fmt.Errorf("read pending entries: %w", err)
+			}
+			if low := parseStreamID(p.Lower); low.less(minID) {
+				minID = low
+			}
+		}
+	}
+	n, err := c.RDB.XTrimMinID(ctx, c.Stream.Key, minID.String()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("trim stream: %w", err)
+	}
+	return n, nil
+}
+
+func (c *Consumer) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+// streamID is a Redis stream entry id, "ms-seq".
+type streamID struct{ ms, seq uint64 }
+
+func parseStreamID(s string) streamID {
+	ms, seq, _ := strings.Cut(s, "-")
+	var id streamID
+	id.ms, _ = strconv.ParseUint(ms, 10, 64)
+	id.seq, _ = strconv.ParseUint(seq, 10, 64)
+	return id
+}
+
+func (a streamID) less(b streamID) bool { return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq) }
+
+func (a streamID) next() streamID {
+	if a.seq == ^uint64(0) {
+		return streamID{ms: a.ms + 1}
+	}
+	return streamID{ms: a.ms, seq: a.seq + 1}
+}
+
+func (a streamID) String() string {
+	return strconv.FormatUint(a.ms, 10) + "-" + strconv.FormatUint(a.seq, 10)
 }
 
 func (c *Consumer) batch() int64 {

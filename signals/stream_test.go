@@ -48,7 +48,7 @@ func testRecords(t *testing.T, src risk.Source, prefix string, n int) []Record {
 }
 
 func (e *streamEnv) producer() *Producer {
-	return NewProducer(e.rdb, e.stream, time.Hour, 10_000)
+	return NewProducer(e.rdb, e.stream, time.Hour)
 }
 
 func (e *streamEnv) append(t *testing.T, recs ...Record) []bool {
@@ -147,7 +147,7 @@ type recordingMetrics struct {
 	deadLettered []string
 }
 
-func (m *recordingMetrics) Processed(source string) {
+func (m *recordingMetrics) Processed(source string, _ time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.processed = append(m.processed, source)
@@ -665,3 +665,54 @@ func TestConsumerRun(t *testing.T) {
 type HandlerFunc func(ctx context.Context, r Record) error
 
 func (f HandlerFunc) Handle(ctx context.Context, r Record) error { return f(ctx, r) }
+
+// The retention policy bounds the stream only behind the consumer group: an
+// entry not yet delivered, or delivered but not acknowledged, is never trimmed.
+func TestTrimNeverDropsUnhandledEntries(t *testing.T) {
+	e := newStreamEnv(t)
+	e.append(t, testRecords(t, risk.GridReport, "T", 6)...)
+	c := e.consumer(t, "b", &recordingHandler{})
+	c.Batch, c.Retention = 2, 24*time.Hour
+	later := time.Now().Add(48 * time.Hour) // every entry is past retention
+	c.Now = func() time.Time { return later }
+
+	// A consumer that crashed holding the first two entries.
+	if err := e.rdb.XReadGroup(e.ctx, &redis.XReadGroupArgs{Group: testGroup, Consumer: "a",
+		Streams: []string{e.stream.Key, ">"}, Count: 2, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.ReadOnce(e.ctx, 0); err != nil || n != 2 { // entries 3 and 4
+		t.Fatalf("ReadOnce = %d, %v", n, err)
+	}
+	trim := func(want int64) {
+		t.Helper()
+		n, err := c.Trim(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("trimmed %d entries, want %d", n, want)
+		}
+	}
+	trim(0) // 1-2 are pending, 5-6 undelivered: nothing before entry 1 may go
+	c.ClaimIdle = 0
+	if err := c.claim(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	trim(4) // 1-4 handled; 5-6 not yet delivered
+	if got := e.streamLen(t, e.stream.Key); got != 2 {
+		t.Errorf("stream length %d, want 2", got)
+	}
+	if n, err := c.ReadOnce(e.ctx, 0); err != nil || n != 2 {
+		t.Fatalf("ReadOnce = %d, %v", n, err)
+	}
+	trim(2)
+
+	// Within retention, handled entries are kept for replay.
+	e.append(t, testRecords(t, risk.GridReport, "U", 3)...)
+	if _, err := c.ReadOnce(e.ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	c.Now = time.Now
+	trim(0)
+}

@@ -119,7 +119,12 @@ func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "the request body is larger than 8 MiB: send smaller batches", "")
 		return
 	}
-	sigs, err := signals.Decode(body)
+	var sigs []signals.Signal
+	if isNDJSON(r.Header.Get("Content-Type")) {
+		sigs, err = signals.DecodeNDJSON(body)
+	} else {
+		sigs, err = signals.Decode(body)
+	}
 	if err != nil {
 		s.rejected.WithLabelValues("malformed").Inc()
 		writeValidation(w, err)
@@ -129,7 +134,7 @@ func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
 	seen := map[string]int{}
 	for i := range sigs {
 		prefix := ""
-		if len(sigs) > 1 || body[0] == '[' {
+		if len(sigs) > 1 || body[0] == '[' || isNDJSON(r.Header.Get("Content-Type")) {
 			prefix = "[" + strconv.Itoa(i) + "]."
 		}
 		problems = append(problems, s.Validator.Validate(&sigs[i], prefix)...)
@@ -141,6 +146,10 @@ func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
 	if len(problems) > 0 {
 		s.rejected.WithLabelValues("invalid").Inc()
 		writeValidation(w, &signals.ValidationError{Errors: problems})
+		return
+	}
+	if dry, _ := strconv.ParseBool(r.URL.Query().Get("dry_run")); dry {
+		writeJSON(w, http.StatusOK, map[string]any{"valid": len(sigs), "stored": 0})
 		return
 	}
 	now := s.Now()
@@ -285,7 +294,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) internalError(w http.ResponseWriter, what string, err error) {
 	s.Log.Error(what, "err", err)
+	w.Header().Set("Retry-After", "5")
 	writeError(w, http.StatusServiceUnavailable, "the service could not "+what+" just now; nothing was changed, please retry", "")
+}
+
+// isNDJSON reports whether a body is newline-delimited JSON, one signal a line.
+func isNDJSON(contentType string) bool {
+	ct, _, _ := strings.Cut(contentType, ";")
+	ct = strings.TrimSpace(strings.ToLower(ct))
+	return ct == "application/x-ndjson" || ct == "application/jsonl" || ct == "application/ndjson"
 }
 
 func writeValidation(w http.ResponseWriter, err error) {

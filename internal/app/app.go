@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	}
 
 	stream := signals.DefaultStream()
-	a.producer = signals.NewProducer(a.rdb, stream, time.Duration(cfg.SignalKeepDays)*24*time.Hour, 10_000_000)
+	a.producer = signals.NewProducer(a.rdb, stream, time.Duration(cfg.SignalKeepDays)*24*time.Hour)
 	a.scorer = scoring.NewScorer(a.rdb, a.rules, alerts.NewStream(a.rdb), now, log.With("component", "scoring"), a.reg)
 	name := cfg.Consumer
 	if name == "" {
@@ -112,7 +112,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	a.consumer = &signals.Consumer{
 		RDB: a.rdb, Stream: stream, Group: consumerGroup, Name: name, Handler: a.scorer,
 		Log: log.With("component", "consumer"), Metrics: signals.NewMetrics(a.reg),
-		Batch: 64, Block: time.Second, ClaimIdle: time.Minute, Attempts: 3,
+		Now: now, Batch: 64, Block: time.Second, ClaimIdle: time.Minute, Attempts: 3,
+		RetryDelay: 200 * time.Millisecond, Retention: time.Duration(cfg.StreamRetentionDays) * 24 * time.Hour,
 	}
 	if err := a.consumer.EnsureGroup(ctx); err != nil {
 		return nil, err

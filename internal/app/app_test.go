@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -30,11 +31,16 @@ type daemon struct {
 
 func startDaemon(t *testing.T, now func() time.Time) *daemon {
 	t.Helper()
-	srv := redistest.Start(t)
+	return startDaemonOn(t, redistest.Start(t).URL, "test", now)
+}
+
+func startDaemonOn(t *testing.T, redisURL, name string, now func() time.Time) *daemon {
+	t.Helper()
 	cfg := config.Default()
+	cfg.Consumer = name
 	cfg.Jurisdiction = "../../fixtures/jurisdiction.yaml"
 	cfg.RulesDir = "../../fixtures/rules"
-	cfg.RedisURL = srv.URL
+	cfg.RedisURL = redisURL
 	cfg.PIIKey = "test-key-of-at-least-16-bytes"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -286,5 +292,40 @@ func TestSubjectsLookupAndRules(t *testing.T) {
 	_, b := d.do(t, "POST", "/api/v1/subjects/lookup", `{"id_number": "990101197803152319"}`)
 	if a["subject"].(map[string]any)["ref"] != b["subject"].(map[string]any)["ref"] {
 		t.Error("the same ID number gave two references")
+	}
+}
+
+// Two daemons on one Redis share the stream: every signal is scored once,
+// and a person's state is exact however their signals interleave.
+func TestTwoInstancesShareTheStream(t *testing.T) {
+	clk := &clock{time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	srv := redistest.Start(t)
+	var ds []*daemon
+	for i := 0; i < 2; i++ {
+		ds = append(ds, startDaemonOn(t, srv.URL, fmt.Sprintf("instance-%d", i), clk.Now))
+	}
+	const n = 30
+	for i := 0; i < n; i++ {
+		body := strings.NewReplacer(`"GR-E2E-0001"`, fmt.Sprintf(`"GR-PAIR-%03d"`, i),
+			`"summary": "男方酒后扬言要报复女方家人"`, `"summary": "邻里口角"`).Replace(threatSignal)
+		if code, b := ds[i%2].do(t, "POST", "/api/v1/signals", body); code != http.StatusAccepted {
+			t.Fatalf("POST %d: %d %v", i, code, b)
+		}
+	}
+	// A re-send through the other instance is still one signal.
+	if code, _ := ds[1].do(t, "POST", "/api/v1/signals", strings.Replace(threatSignal, `"GR-E2E-0001"`, `"GR-PAIR-000"`, 1)); code != http.StatusAccepted {
+		t.Fatal("re-send refused")
+	}
+	got := ds[0].await(t, "/api/v1/subjects/dispute/TZ-E2E-1", func(code int, b map[string]any) bool {
+		return code == 200 && b["signals"] == float64(n)
+	})
+	if got["explanation"] != "蓝色(得分 25): 婚姻家庭纠纷 +25" {
+		t.Errorf("explanation = %v", got["explanation"])
+	}
+	// Nothing is left pending or unprocessed in the group.
+	ctx := context.Background()
+	groups, err := ds[0].app.rdb.XInfoGroups(ctx, "fq:{signals}:stream").Result()
+	if err != nil || len(groups) != 1 || groups[0].Pending != 0 || groups[0].Lag != 0 || groups[0].Consumers != 2 {
+		t.Errorf("consumer group: %+v, %v", groups, err)
 	}
 }

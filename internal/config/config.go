@@ -44,17 +44,21 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// SignalKeepDays is how long a signal id is remembered, so that re-sending it is a no-op.
 	SignalKeepDays int `yaml:"signal_keep_days"`
+	// StreamRetentionDays is how long handled signals stay in the stream
+	// (for replay and backtests). Entries not yet handled are never trimmed.
+	StreamRetentionDays int `yaml:"stream_retention_days"`
 }
 
 // Default returns the configuration used where nothing is set.
 func Default() Config {
 	return Config{
-		Listen:         "127.0.0.1:8080",
-		Jurisdiction:   "fixtures/jurisdiction.yaml",
-		RulesDir:       "fixtures/rules",
-		Categories:     slices.Clone(signals.DefaultCategories),
-		LogLevel:       "info",
-		SignalKeepDays: 400,
+		Listen:              "127.0.0.1:8080",
+		Jurisdiction:        "fixtures/jurisdiction.yaml",
+		RulesDir:            "fixtures/rules",
+		Categories:          slices.Clone(signals.DefaultCategories),
+		LogLevel:            "info",
+		SignalKeepDays:      400,
+		StreamRetentionDays: 30,
 	}
 }
 
@@ -128,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Categories) == 0 {
 		errs = append(errs, errors.New("categories: give at least one dispute category"))
+	}
+	if c.StreamRetentionDays < 1 {
+		errs = append(errs, errors.New("stream_retention_days: must be at least 1"))
 	}
 	if c.SignalKeepDays < 1 {
 		errs = append(errs, errors.New("signal_keep_days: must be at least 1"))

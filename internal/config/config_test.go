@@ -44,6 +44,7 @@ func TestDefault(t *testing.T) {
 		{"consumer", d.Consumer, ""},
 		{"log_level", d.LogLevel, "info"},
 		{"signal_keep_days", d.SignalKeepDays, 400},
+		{"stream_retention_days", d.StreamRetentionDays, 30},
 		{"categories are the controlled list", d.Categories, signals.DefaultCategories},
 		{"the 13 dispute categories", len(d.Categories), 13},
 	} {
@@ -295,6 +296,7 @@ func TestValidate(t *testing.T) {
 		{"an empty category list", func(c *Config) { c.Categories = []string{} }, []string{"categories: give at least one"}},
 		{"signal_keep_days 0", func(c *Config) { c.SignalKeepDays = 0 }, []string{"signal_keep_days: must be at least 1"}},
 		{"signal_keep_days negative", func(c *Config) { c.SignalKeepDays = -5 }, []string{"signal_keep_days: must be at least 1"}},
+		{"stream_retention_days 0", func(c *Config) { c.StreamRetentionDays = 0 }, []string{"stream_retention_days: must be at least 1"}},
 		{"redis_url without a key", func(c *Config) { c.RedisURL = "redis://db/0" }, []string{"personal-data key is required with a real Redis: set FENGQIAO_PII_KEY or pii_key_file"}},
 		{"a key of 15 bytes", func(c *Config) { c.PIIKey = goodKey[:15] }, []string{"must be at least 16 bytes"}},
 		{"a short key counts bytes, not characters", func(c *Config) { c.PIIKey = "钥匙钥匙钥" }, []string{"must be at least 16 bytes"}},
@@ -309,6 +311,7 @@ func TestValidate(t *testing.T) {
 			"jurisdiction: give the jurisdiction file",
 			"rules_dir: give the rules directory",
 			"categories: give at least one",
+			"stream_retention_days: must be at least 1",
 			"signal_keep_days: must be at least 1",
 			"personal-data key is required",
 			`log_level "loud"`,

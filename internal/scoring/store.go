@@ -32,8 +32,9 @@ func keysOf(id risk.SubjectID) keys {
 }
 
 // addScript records one event (unless ARGV[1] is empty: a re-score), drops
-// events older than the cutoff and beyond the cap, bumps the state's sequence
-// and returns {sequence, previous level, events…}.
+// events older than the cutoff and beyond the cap, and returns {sequence,
+// previous level, events…}. The sequence counts added events: a commit made
+// from a view that has missed one is refused as stale.
 // KEYS: idx, events, state. ARGV: event key, at (ms), event JSON, cutoff (ms), cap.
 var addScript = redis.NewScript(`
 if ARGV[1] ~= '' then
@@ -52,7 +53,8 @@ if n > tonumber(ARGV[5]) then
   drop(redis.call('ZRANGE', KEYS[1], 0, n - tonumber(ARGV[5]) - 1))
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - tonumber(ARGV[5]) - 1)
 end
-local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
+local seq = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
+if ARGV[1] ~= '' then seq = redis.call('HINCRBY', KEYS[3], 'seq', 1) end
 local out = {seq, redis.call('HGET', KEYS[3], 'level') or ''}
 for _, v in ipairs(redis.call('HVALS', KEYS[2])) do out[#out + 1] = v end
 return out
@@ -64,7 +66,7 @@ return out
 // level. KEYS: state, history. ARGV: seq, level, assessment JSON, at (ms),
 // unit, name, weak, signal, explanation, history length.
 var commitScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'seq') ~= ARGV[1] then return 'stale' end
+if (redis.call('HGET', KEYS[1], 'seq') or '0') ~= ARGV[1] then return 'stale' end
 local prev = redis.call('HGET', KEYS[1], 'level') or ''
 redis.call('HSET', KEYS[1], 'level', ARGV[2], 'assessment', ARGV[3], 'updated_ms', ARGV[4], 'unit', ARGV[5], 'weak', ARGV[7])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'name', ARGV[6]) end
@@ -131,6 +133,7 @@ type Subject struct {
 	Explanation string    `json:"explanation"`
 	Name        string    `json:"name,omitempty"` // masked
 	Weak        bool      `json:"weak_identity,omitempty"`
+	Signals     int64     `json:"signals"` // signals kept for it, within the longest window
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
@@ -139,10 +142,14 @@ var ErrNotFound = errors.New("subject not found")
 
 // Subject returns a subject's current assessment.
 func (s *Scorer) Subject(ctx context.Context, id risk.SubjectID) (Subject, error) {
-	h, err := s.rdb.HGetAll(ctx, keysOf(id).state).Result()
-	if err != nil {
+	k := keysOf(id)
+	pipe := s.rdb.Pipeline()
+	state := pipe.HGetAll(ctx, k.state)
+	count := pipe.ZCard(ctx, k.idx)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return Subject{}, fmt.Errorf("read subject: %w", err)
 	}
+	h := state.Val()
 	if h["assessment"] == "" {
 		return Subject{}, ErrNotFound
 	}
@@ -153,6 +160,7 @@ func (s *Scorer) Subject(ctx context.Context, id risk.SubjectID) (Subject, error
 	out.Explanation = out.Assessment.Explain()
 	out.Name = MaskName(h["name"])
 	out.Weak = h["weak"] == "true"
+	out.Signals = count.Val()
 	ms, _ := strconv.ParseInt(h["updated_ms"], 10, 64)
 	out.UpdatedAt = time.UnixMilli(ms).UTC()
 	return out, nil
