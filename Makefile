@@ -25,7 +25,8 @@ build:
 ## fuzz: run each fuzz target for a short while (FUZZTIME=30s by default)
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./signals -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./signals -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./signals -run XXX -fuzz FuzzDecodeNDJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./jurisdiction -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
 

@@ -319,36 +319,58 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	v := testValidator()
-	p, _ := NewPseudonymizer(testKey)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		sigs, err := Decode(body)
-		if err != nil {
-			var ve *ValidationError
-			if !errors.As(err, &ve) || len(ve.Errors) == 0 {
-				t.Fatalf("Decode error %T %v, want a *ValidationError with errors", err, err)
-			}
-			if sigs != nil {
-				t.Fatalf("Decode returned signals and an error")
-			}
-			if n := longestDigitRun(ve.Error()); n >= 7 {
-				t.Fatalf("the error may repeat a number from the body: %s", ve.Error())
-			}
-			return
-		}
-		if len(sigs) == 0 || len(sigs) > MaxBatch {
-			t.Fatalf("Decode returned %d signals and no error", len(sigs))
-		}
-		for i := range sigs {
-			_ = v.Validate(&sigs[i], fmt.Sprintf("[%d].", i))
-			if _, err := json.Marshal(sigs[i]); err != nil {
-				t.Fatalf("a decoded signal does not encode: %v", err)
-			}
-			r := p.Record(&sigs[i], received)
-			b, err := json.Marshal(r)
-			if err != nil || !json.Valid(b) {
-				t.Fatalf("its record does not encode: %v\n%s", err, b)
-			}
-		}
+		checkDecoded(t, sigs, err)
 	})
+}
+
+// FuzzDecodeNDJSON holds NDJSON bodies to the same promises as Decode.
+func FuzzDecodeNDJSON(f *testing.F) {
+	for _, seed := range []string{
+		gridReportJSON + "\n" + petitionJSON + "\n",
+		"\n\n", "{}\n{", "null\n", "[1]\n", gridReportJSON + "\n\n" + gridReportJSON,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sigs, err := DecodeNDJSON(body)
+		checkDecoded(t, sigs, err)
+	})
+}
+
+// checkDecoded checks what every decoder promises: a *ValidationError that
+// repeats no number from the body, or signals that validate, encode and
+// become records without panicking.
+func checkDecoded(t *testing.T, sigs []Signal, err error) {
+	t.Helper()
+	v := testValidator()
+	p, _ := NewPseudonymizer(testKey)
+	if err != nil {
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Errors) == 0 {
+			t.Fatalf("Decode error %T %v, want a *ValidationError with errors", err, err)
+		}
+		if sigs != nil {
+			t.Fatalf("Decode returned signals and an error")
+		}
+		if n := longestDigitRun(ve.Error()); n >= 7 {
+			t.Fatalf("the error may repeat a number from the body: %s", ve.Error())
+		}
+		return
+	}
+	if len(sigs) == 0 || len(sigs) > MaxBatch {
+		t.Fatalf("Decode returned %d signals and no error", len(sigs))
+	}
+	for i := range sigs {
+		_ = v.Validate(&sigs[i], fmt.Sprintf("[%d].", i))
+		if _, err := json.Marshal(sigs[i]); err != nil {
+			t.Fatalf("a decoded signal does not encode: %v", err)
+		}
+		r := p.Record(&sigs[i], received)
+		b, err := json.Marshal(r)
+		if err != nil || !json.Valid(b) {
+			t.Fatalf("its record does not encode: %v\n%s", err, b)
+		}
+	}
 }

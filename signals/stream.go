@@ -142,10 +142,20 @@ func (c *Consumer) EnsureGroup(ctx context.Context) error {
 }
 
 // Run consumes until ctx is cancelled. The record in hand when ctx is
-// cancelled is finished before Run returns.
+// cancelled is finished before Run returns. While Redis is unreachable Run
+// waits and retries; it does not give up.
 func (c *Consumer) Run(ctx context.Context) error {
-	if err := c.EnsureGroup(ctx); err != nil {
-		return err
+	for {
+		err := c.EnsureGroup(ctx)
+		if err == nil {
+			break
+		}
+		c.Log.Error("signal stream unavailable; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 	if c.ClaimIdle <= 0 {
 		c.ClaimIdle = time.Minute
@@ -170,6 +180,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		if _, err := c.ReadOnce(ctx, c.Block); err != nil && ctx.Err() == nil {
 			c.Log.Error("read signal stream", "err", err)
+			if strings.Contains(err.Error(), "NOGROUP") { // Redis lost the group, e.g. restarted without persistence
+				_ = c.EnsureGroup(ctx)
+			}
 			c.running.Store(false)
 			select { // back off while Redis is unreachable
 			case <-ctx.Done():

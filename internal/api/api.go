@@ -76,15 +76,19 @@ func (s *Server) Register(reg prometheus.Registerer) {
 	}, []string{"source", "duplicate"})
 	s.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fengqiao_signals_rejected_total",
-		Help: "Signal requests refused, by reason (malformed, invalid, too_large).",
-	}, []string{"reason"})
+		Help: "Signals refused, by source (unknown when it cannot be told) and reason: malformed, too_large, invalid (the signal itself is wrong) or batch (refused with a bad batch).",
+	}, []string{"source", "reason"})
 	for _, src := range risk.Sources {
 		s.accepted.WithLabelValues(string(src), "false")
 		s.accepted.WithLabelValues(string(src), "true")
 	}
-	for _, r := range []string{"malformed", "invalid", "too_large"} {
-		s.rejected.WithLabelValues(r)
+	for _, src := range append(risk.Sources[:], "unknown") {
+		for _, r := range []string{"invalid", "batch"} {
+			s.rejected.WithLabelValues(string(src), r)
+		}
 	}
+	s.rejected.WithLabelValues("unknown", "malformed")
+	s.rejected.WithLabelValues("unknown", "too_large")
 	reg.MustRegister(s.accepted, s.rejected)
 }
 
@@ -115,7 +119,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		s.rejected.WithLabelValues("too_large").Inc()
+		s.rejected.WithLabelValues("unknown", "too_large").Inc()
 		writeError(w, http.StatusRequestEntityTooLarge, "the request body is larger than 8 MiB: send smaller batches", "")
 		return
 	}
@@ -126,25 +130,34 @@ func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
 		sigs, err = signals.Decode(body)
 	}
 	if err != nil {
-		s.rejected.WithLabelValues("malformed").Inc()
+		s.rejected.WithLabelValues("unknown", "malformed").Inc()
 		writeValidation(w, err)
 		return
 	}
 	var problems []signals.FieldError
+	bad := make([]bool, len(sigs))
 	seen := map[string]int{}
 	for i := range sigs {
 		prefix := ""
 		if len(sigs) > 1 || body[0] == '[' || isNDJSON(r.Header.Get("Content-Type")) {
 			prefix = "[" + strconv.Itoa(i) + "]."
 		}
-		problems = append(problems, s.Validator.Validate(&sigs[i], prefix)...)
+		errs := s.Validator.Validate(&sigs[i], prefix)
 		if j, dup := seen[sigs[i].Key()]; dup && sigs[i].ID != "" {
-			problems = append(problems, signals.FieldError{Field: prefix + "id", Message: "repeats the source and id of signal [" + strconv.Itoa(j) + "] in this batch"})
+			errs = append(errs, signals.FieldError{Field: prefix + "id", Message: "repeats the source and id of signal [" + strconv.Itoa(j) + "] in this batch"})
 		}
 		seen[sigs[i].Key()] = i
+		bad[i] = len(errs) > 0
+		problems = append(problems, errs...)
 	}
 	if len(problems) > 0 {
-		s.rejected.WithLabelValues("invalid").Inc()
+		for i := range sigs {
+			reason := "batch"
+			if bad[i] {
+				reason = "invalid"
+			}
+			s.rejected.WithLabelValues(sourceLabel(sigs[i].Source), reason).Inc()
+		}
 		writeValidation(w, &signals.ValidationError{Errors: problems})
 		return
 	}
@@ -296,6 +309,14 @@ func (s *Server) internalError(w http.ResponseWriter, what string, err error) {
 	s.Log.Error(what, "err", err)
 	w.Header().Set("Retry-After", "5")
 	writeError(w, http.StatusServiceUnavailable, "the service could not "+what+" just now; nothing was changed, please retry", "")
+}
+
+// sourceLabel bounds the source label to the known sources.
+func sourceLabel(src risk.Source) string {
+	if _, err := risk.ParseSource(string(src)); err != nil {
+		return "unknown"
+	}
+	return string(src)
 }
 
 // isNDJSON reports whether a body is newline-delimited JSON, one signal a line.

@@ -233,6 +233,21 @@ func TestBadInputIsRefusedWhole(t *testing.T) {
 			}
 		})
 	}
+	resp, err := http.Get(d.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`fengqiao_signals_rejected_total{reason="malformed",source="unknown"} 2`,
+		`fengqiao_signals_rejected_total{reason="invalid",source="grid_report"} 3`,
+		`fengqiao_signals_rejected_total{reason="batch",source="grid_report"} 1`,
+	} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 	// Nothing was stored: the stream is empty.
 	n, err := d.app.rdb.XLen(context.Background(), "fq:{signals}:stream").Result()
 	if err != nil || n != 0 {
@@ -327,5 +342,29 @@ func TestTwoInstancesShareTheStream(t *testing.T) {
 	groups, err := ds[0].app.rdb.XInfoGroups(ctx, "fq:{signals}:stream").Result()
 	if err != nil || len(groups) != 1 || groups[0].Pending != 0 || groups[0].Lag != 0 || groups[0].Consumers != 2 {
 		t.Errorf("consumer group: %+v, %v", groups, err)
+	}
+}
+
+// When Redis is unreachable the API says so, and the client keeps its data.
+func TestRedisDownAnswers503(t *testing.T) {
+	clk := &clock{time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	srv := redistest.Start(t)
+	d := startDaemonOn(t, srv.URL, "test", clk.Now)
+	srv.Stop()
+	req, _ := http.NewRequest("POST", d.base+"/api/v1/signals", strings.NewReader(threatSignal))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("POST with Redis down: %d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if !strings.Contains(string(body), "nothing was changed, please retry") {
+		t.Errorf("body = %s", body)
+	}
+	if code, ready := d.do(t, "GET", "/readyz", ""); code != http.StatusServiceUnavailable || ready["redis"] == "ok" {
+		t.Errorf("readyz with Redis down: %d %v", code, ready)
 	}
 }

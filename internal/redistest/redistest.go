@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,11 @@ import (
 type Server struct {
 	Addr string
 	URL  string
+	stop func()
 }
+
+// Stop kills the server before the test ends, to see how its clients fare.
+func (s *Server) Stop() { s.stop() }
 
 // Start starts a redis-server on a free loopback port, with persistence off,
 // and stops it when the test ends.
@@ -47,11 +52,15 @@ func Start(t testing.TB) *Server {
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		if waitReady(addr, 10*time.Second) {
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			})
-			return &Server{Addr: addr, URL: "redis://" + addr + "/0"}
+			var once sync.Once
+			stop := func() {
+				once.Do(func() {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+				})
+			}
+			t.Cleanup(stop)
+			return &Server{Addr: addr, URL: "redis://" + addr + "/0", stop: stop}
 		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait() // the port was taken between choosing and binding: try another
