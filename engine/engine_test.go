@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -148,10 +149,122 @@ rules:
 	}
 }
 
-func TestFloorAndBand(t *testing.T) {
-	e := loadDefault(t)
-	a := e.Evaluate(State{Subject: risk.SubjectID{Kind: risk.Person, Ref: "P"}, Floor: risk.Yellow}, now)
-	if a.Level != risk.Yellow {
-		t.Errorf("floor ignored: %v", a.Level)
+const dampedRules = `version: "d1"
+levels: {blue: 20, yellow: 40, orange: 60, red: 80}
+dampening:
+  cooldown: {red: 72h, orange: 48h, yellow: 24h}
+  signoff: red
+spread:
+  dispute_to_person: 1
+features:
+  reports_30d: {count: any, window: 30d, label: 近30天上报次数}
+rules:
+  - id: reports
+    name: 多次上报
+    applies_to: [person, dispute]
+    when: features.reports_30d >= 2
+    score: 20 * features.reports_30d
+`
+
+func compileSrc(t testing.TB, src string) *Engine {
+	t.Helper()
+	rs, err := rules.Parse(map[string][]byte{"r.yaml": []byte(src)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Compile(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Levels beyond the rules: spread from a dispute, falls held by cooldown and
+// sign-off, and overrides that end by themselves.
+func TestAdjustments(t *testing.T) {
+	e := compileSrc(t, dampedRules)
+	person := risk.SubjectID{Kind: risk.Person, Ref: "P1"}
+	dispute := risk.SubjectID{Kind: risk.Dispute, Ref: "TZ-9"}
+	reports := func(n int) []Event {
+		var evs []Event
+		for i := 0; i < n; i++ {
+			evs = append(evs, Event{Key: fmt.Sprint("g:", i), Source: risk.GridReport, At: ago(day)})
+		}
+		return evs
+	}
+	tests := []struct {
+		name       string
+		st         State
+		want       risk.Level
+		wantReason string
+	}{
+		{"rules alone", State{Subject: person, Events: reports(3)}, risk.Orange, ""},
+		{"a red dispute makes its person at least orange", State{Subject: person, Events: reports(1),
+			Links: []Link{{dispute, risk.Red}}}, risk.Orange, "所涉纠纷 TZ-9 为红色,当事人至少橙色"},
+		{"a green dispute spreads nothing", State{Subject: person, Links: []Link{{dispute, risk.Green}}}, risk.Green, ""},
+		{"spread does not lower", State{Subject: person, Events: reports(5), Links: []Link{{dispute, risk.Yellow}}}, risk.Red, ""},
+		{"spread reaches persons, not disputes", State{Subject: dispute, Links: []Link{{dispute, risk.Red}}}, risk.Green, ""},
+		{"a fall within the cooldown is held", State{Subject: person, Events: reports(2),
+			Previous: &Previous{Level: risk.Orange, RaisedAt: ago(47 * time.Hour)}}, risk.Orange, "橙色冷却期至"},
+		{"a fall after the cooldown goes through", State{Subject: person, Events: reports(2),
+			Previous: &Previous{Level: risk.Orange, RaisedAt: ago(48 * time.Hour)}}, risk.Yellow, ""},
+		{"leaving red needs a sign-off, however long ago", State{Subject: person,
+			Previous: &Previous{Level: risk.Red, RaisedAt: ago(30 * day)}}, risk.Green, ""},
+		{"a rise is never held", State{Subject: person, Events: reports(5),
+			Previous: &Previous{Level: risk.Yellow, RaisedAt: ago(time.Hour)}}, risk.Red, ""},
+		{"an override sets the level", State{Subject: person, Events: reports(5),
+			Override: &Override{Level: risk.Yellow, Officer: "李明", Reason: "已稳控", Until: now.Add(time.Hour)}}, risk.Yellow, "李明人工调整为黄色(已稳控)"},
+		{"an expired override is gone", State{Subject: person, Events: reports(5),
+			Override: &Override{Level: risk.Yellow, Officer: "李明", Reason: "已稳控", Until: now}}, risk.Red, ""},
+	}
+	tests[7].want, tests[7].wantReason = risk.Red, "离开红色须值班人员签字解除预警"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := e.Evaluate(tt.st, now)
+			if a.Level != tt.want {
+				t.Errorf("level = %v, want %v: %s", a.Level, tt.want, a.Explain())
+			}
+			if tt.wantReason == "" && len(a.Adjustments) > 0 {
+				t.Errorf("unexpected adjustments: %+v", a.Adjustments)
+			}
+			if tt.wantReason != "" && !strings.Contains(a.Explain(), tt.wantReason) {
+				t.Errorf("explanation %q lacks %q", a.Explain(), tt.wantReason)
+			}
+		})
+	}
+	signed := State{Subject: person, Previous: &Previous{Level: risk.Red, RaisedAt: ago(30 * day), SignedOff: true}}
+	if a := e.Evaluate(signed, now); a.Level != risk.Green {
+		t.Errorf("after sign-off: %s", a.Explain())
+	}
+}
+
+func TestExplanationNamesValuesAndThresholds(t *testing.T) {
+	e := compileSrc(t, dampedRules)
+	var evs []Event
+	for i := 0; i < 3; i++ {
+		evs = append(evs, Event{Key: fmt.Sprint("g:", i), Source: risk.GridReport, At: ago(day)})
+	}
+	a := e.Evaluate(State{Subject: risk.SubjectID{Kind: risk.Person, Ref: "P1"}, Events: evs}, now)
+	if want := "橙色(得分 60): 多次上报(近30天上报次数 3(阈值≥2)) +60"; a.Explain() != want {
+		t.Errorf("Explain() = %q, want %q", a.Explain(), want)
+	}
+	if len(a.NotFired) != 0 || a.RulesetHash == "" {
+		t.Errorf("not fired %v, hash %q", a.NotFired, a.RulesetHash)
+	}
+}
+
+// Windows are half-open: an event exactly one window old has left it.
+func TestWindowBoundaries(t *testing.T) {
+	e := compileSrc(t, dampedRules)
+	for _, tt := range []struct {
+		age  time.Duration
+		want float64
+	}{{30*day - time.Second, 60}, {30 * day, 0}, {0, 60}, {-time.Hour, 60}} {
+		evs := []Event{{Key: "a", At: ago(tt.age)}, {Key: "b", At: ago(time.Hour)}, {Key: "c", At: ago(time.Hour)}}
+		a := e.Evaluate(State{Subject: risk.SubjectID{Kind: risk.Person, Ref: "P"}, Events: evs}, now)
+		got := a.Score
+		if tt.want == 0 && got != 40 || tt.want != 0 && got != tt.want {
+			t.Errorf("event %v old: score %v", tt.age, got)
+		}
 	}
 }

@@ -2,21 +2,45 @@ package engine
 
 import (
 	"slices"
-	"sort"
 	"time"
 
 	"fengqiao/risk"
 	"fengqiao/rules"
 )
 
-// State is what the engine knows of a subject: the signals kept for it.
+// State is what the engine knows of a subject: the signals kept for it, and
+// what stands outside the rules — its level so far, links, and any override.
 type State struct {
+	Subject  risk.SubjectID
+	Unit     string
+	Weak     bool
+	Events   []Event
+	Trigger  *Event     // the signal being processed, nil on a re-score
+	Previous *Previous  // the level it had, nil for a new subject
+	Links    []Link     // linked subjects whose colour spreads to this one
+	Override *Override  // a level set by hand, if any
+}
+
+// Previous is a subject's standing level, which dampening compares against.
+type Previous struct {
+	Level     risk.Level
+	RaisedAt  time.Time // when it rose to Level
+	SignedOff bool      // an officer has signed off leaving Level (解除预警)
+}
+
+// Link is a linked subject and its level, e.g. the dispute a person is party to.
+type Link struct {
 	Subject risk.SubjectID
-	Unit    string
-	Weak    bool
-	Events  []Event
-	Trigger *Event     // the signal being processed, nil on a re-score
-	Floor   risk.Level // lowest level the subject may have, e.g. spread from a linked subject
+	Level   risk.Level
+}
+
+// Override is a level an authorised officer set by hand, with a reason, until
+// it expires by itself.
+type Override struct {
+	Level   risk.Level
+	Officer string
+	Reason  string
+	Until   time.Time
 }
 
 // Event is one signal as it bears on a subject: the facts rules count, without
@@ -35,6 +59,10 @@ type Event struct {
 	SkipLevel     bool        `json:"skip_level,omitempty"`
 	Collective    bool        `json:"collective,omitempty"`
 	Repeat        bool        `json:"repeat,omitempty"`
+	LedgerStatus  string      `json:"ledger_status,omitempty"`
+	CaseID        string      `json:"case_id,omitempty"`
+	CaseEvent     string      `json:"case_event,omitempty"`
+	CaseState     string      `json:"case_state,omitempty"` // the case's state after the event
 }
 
 func (ev *Event) facts() SignalFacts {
@@ -49,6 +77,8 @@ func (ev *Event) facts() SignalFacts {
 		SkipLevel:     ev.SkipLevel,
 		Collective:    ev.Collective,
 		Repeat:        ev.Repeat,
+		LedgerStatus:  ev.LedgerStatus,
+		CaseEvent:     ev.CaseEvent,
 	}
 }
 
@@ -76,9 +106,15 @@ func (ev *Event) value(field string) float64 {
 	return 0
 }
 
+// inWindow reports whether ev happened within window before now. Windows are
+// half-open: an event exactly one window old has left it.
+func inWindow(ev *Event, window rules.Duration, now time.Time) bool {
+	return ev.At.After(now.Add(-time.Duration(window)))
+}
+
 // matches reports whether ev is in f's window and passes its filters.
 func matches(f *rules.Feature, ev *Event, source string, now time.Time) bool {
-	if !ev.At.After(now.Add(-time.Duration(f.Window))) {
+	if !inWindow(ev, f.Window, now) {
 		return false
 	}
 	if source != "" && source != "any" && string(ev.Source) != source {
@@ -96,11 +132,27 @@ func matches(f *rules.Feature, ev *Event, source string, now time.Time) bool {
 	if f.Flag != "" && !ev.flag(f.Flag) {
 		return false
 	}
+	if f.CaseEvent != "" && ev.CaseEvent != f.CaseEvent {
+		return false
+	}
 	return true
 }
 
-func computeFeatures(fs []rules.Feature, events []Event, now time.Time) map[string]float64 {
-	out := make(map[string]float64, len(fs))
+// chinaTime is UTC+8, where a "day" of reports begins and ends. A fixed zone
+// keeps the engine free of the host's time zone database.
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// scratch holds an evaluation's working memory, reused across evaluations so
+// that steady-state evaluation allocates nothing.
+type scratch struct {
+	env  Env
+	days []int64
+	tags []string
+	last map[string]*Event // latest event per case id
+}
+
+func (sc *scratch) computeFeatures(fs []rules.Feature, events []Event, now time.Time) {
+	clear(sc.env.Features)
 	for i := range fs {
 		f := &fs[i]
 		var v float64
@@ -112,13 +164,17 @@ func computeFeatures(fs []rules.Feature, events []Event, now time.Time) map[stri
 				}
 			}
 		case f.DistinctDays != "":
-			days := map[string]bool{}
+			sc.days = sc.days[:0]
 			for j := range events {
 				if matches(f, &events[j], f.DistinctDays, now) {
-					days[events[j].At.In(chinaTime).Format(time.DateOnly)] = true
+					_, off := events[j].At.In(chinaTime).Zone()
+					day := (events[j].At.Unix() + int64(off)) / 86400
+					if !slices.Contains(sc.days, day) {
+						sc.days = append(sc.days, day)
+					}
 				}
 			}
-			v = float64(len(days))
+			v = float64(len(sc.days))
 		case f.Max != "":
 			for j := range events {
 				if matches(f, &events[j], "any", now) {
@@ -126,26 +182,49 @@ func computeFeatures(fs []rules.Feature, events []Event, now time.Time) map[stri
 				}
 			}
 		}
-		out[f.Name] = v
+		sc.env.Features[f.Name] = v
 	}
-	return out
 }
 
-// chinaTime is UTC+8, where a "day" of reports begins and ends. A fixed zone
-// keeps the engine free of the host's time zone database.
-var chinaTime = time.FixedZone("CST", 8*60*60)
-
-func distinctTags(events []Event) []string {
-	var tags []string
+// subjectFacts fills the facts that are not declared features: tags seen,
+// the latest ledger status, and the state of the subject's cases.
+func (sc *scratch) subjectFacts(events []Event) {
+	sc.tags = sc.tags[:0]
+	clear(sc.last)
+	var ledgerAt time.Time
+	status := ""
 	for i := range events {
-		for _, t := range events[i].Tags {
-			if !slices.Contains(tags, t) {
-				tags = append(tags, t)
+		ev := &events[i]
+		for _, t := range ev.Tags {
+			if !slices.Contains(sc.tags, t) {
+				sc.tags = append(sc.tags, t)
+			}
+		}
+		if ev.LedgerStatus != "" && !ev.At.Before(ledgerAt) {
+			ledgerAt, status = ev.At, ev.LedgerStatus
+		}
+		if ev.CaseID != "" {
+			if prev, ok := sc.last[ev.CaseID]; !ok || !ev.At.Before(prev.At) {
+				sc.last[ev.CaseID] = ev
 			}
 		}
 	}
-	sortStrings(tags)
-	return tags
+	slices.Sort(sc.tags)
+	sc.env.Tags = sc.tags
+	sc.env.Subject.LedgerStatus = status
+	c := CaseFacts{}
+	for _, ev := range sc.last {
+		switch ev.CaseState {
+		case "closed", "followed_up", "archived", "declined":
+		default:
+			c.Open++
+		}
+		switch {
+		case ev.CaseEvent == "overdue" || ev.CaseEvent == "supervised":
+			c.Overdue++
+		case ev.CaseState == "failed":
+			c.Failed++
+		}
+	}
+	sc.env.Cases = c
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -99,10 +99,10 @@ func TestSubjectIDValidate(t *testing.T) {
 func TestExplain(t *testing.T) {
 	orange := Orange
 	a := Assessment{Level: Red, Score: 95, Fired: []RuleOutcome{
-		{ID: "threat", Name: "扬言极端", Points: 45, AtLeast: &orange},
+		{ID: "threat", Name: "扬言极端", Points: 45, AtLeast: &orange, Detail: "近30天扬言信号次数 1(阈值>0)"},
 		{ID: "petitions", Name: "多次信访", Points: 50},
-	}}
-	want := "红色(得分 95): 扬言极端 +45(至少橙色); 多次信访 +50"
+	}, Adjustments: []Adjustment{{Kind: Held, Level: Red, Reason: "离开红色须解除预警签字"}}}
+	want := "红色(得分 95): 扬言极端(近30天扬言信号次数 1(阈值>0)) +45,至少橙色; 多次信访 +50; 离开红色须解除预警签字"
 	if got := a.Explain(); got != want {
 		t.Errorf("Explain() = %q, want %q", got, want)
 	}

@@ -3,6 +3,7 @@ package risk
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -59,39 +60,71 @@ type RuleOutcome struct {
 	Name    string  `json:"name"`               // Chinese display name
 	Points  float64 `json:"points"`             // points added to the score
 	AtLeast *Level  `json:"at_least,omitempty"` // floor the rule imposes, if any
+	Detail  string  `json:"detail,omitempty"`   // the values it saw, in Chinese, e.g. 近30天信访次数 3(阈值≥3)
 	Error   string  `json:"error,omitempty"`    // evaluation error, if the rule failed
 }
 
-// Assessment is a subject's scored state: its level, its score and the rules
-// that fired, with the ruleset version that produced it.
+// AdjustmentKind says why a level differs from what the rules alone give.
+type AdjustmentKind string
+
+// The kinds of adjustment, in the order they apply.
+const (
+	Spread   AdjustmentKind = "spread"   // a linked subject's colour raised the floor
+	Held     AdjustmentKind = "held"     // a fall is held back: cooldown, or sign-off needed
+	Override AdjustmentKind = "override" // an officer set the level by hand
+)
+
+// Adjustment is one reason the level is not simply the rules' result.
+type Adjustment struct {
+	Kind   AdjustmentKind `json:"kind"`
+	Level  Level          `json:"level"`
+	Reason string         `json:"reason"` // in Chinese
+	Until  *time.Time     `json:"until,omitempty"`
+}
+
+// Assessment is a subject's scored state: its level, its score and every
+// rule's outcome, with the ruleset that produced it.
 type Assessment struct {
 	Subject        SubjectID     `json:"subject"`
 	Unit           string        `json:"unit"`
 	Level          Level         `json:"level"`
 	Score          float64       `json:"score"`
+	RulesLevel     Level         `json:"rules_level"` // the level from the rules alone, before adjustments
 	Fired          []RuleOutcome `json:"fired"`
+	NotFired       []string      `json:"not_fired,omitempty"` // ids of the rules that applied and did not fire
 	Errors         []RuleOutcome `json:"errors,omitempty"`
+	Adjustments    []Adjustment  `json:"adjustments,omitempty"`
 	RulesetVersion string        `json:"ruleset_version"`
+	RulesetHash    string        `json:"ruleset_hash,omitempty"`
 	At             time.Time     `json:"assessed_at"`
 	Signal         string        `json:"signal,omitempty"` // the signal that triggered it, "source:id"
 }
 
 // Explain returns the assessment in a form a person can read, e.g.
-// "红色(得分 95): 扬言极端 +45(至少橙色); 多次信访 +50".
+// "红色(得分 95): 扬言极端(近30天扬言信号次数 1,阈值>0) +45,至少橙色; 多次信访 +50".
 func (a Assessment) Explain() string {
-	s := fmt.Sprintf("%s(得分 %g)", a.Level.Chinese(), a.Score)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s(得分 %g)", a.Level.Chinese(), a.Score)
 	if len(a.Fired) == 0 {
-		return s + ": 未触发任何规则"
+		b.WriteString(": 未触发任何规则")
+	} else {
+		b.WriteString(": ")
 	}
-	s += ": "
 	for i, r := range a.Fired {
 		if i > 0 {
-			s += "; "
+			b.WriteString("; ")
 		}
-		s += fmt.Sprintf("%s %+g", r.Name, r.Points)
+		b.WriteString(r.Name)
+		if r.Detail != "" {
+			b.WriteString("(" + r.Detail + ")")
+		}
+		fmt.Fprintf(&b, " %+g", r.Points)
 		if r.AtLeast != nil {
-			s += "(至少" + r.AtLeast.Chinese() + ")"
+			b.WriteString(",至少" + r.AtLeast.Chinese())
 		}
 	}
-	return s
+	for _, adj := range a.Adjustments {
+		b.WriteString("; " + adj.Reason)
+	}
+	return b.String()
 }

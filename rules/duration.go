@@ -59,3 +59,15 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	*d = v
 	return nil
 }
+
+// Chinese writes the duration for people, e.g. "30天", "12小时".
+func (d Duration) Chinese() string {
+	t := time.Duration(d)
+	switch {
+	case t%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d天", t/(24*time.Hour))
+	case t%time.Hour == 0:
+		return fmt.Sprintf("%d小时", t/time.Hour)
+	}
+	return fmt.Sprintf("%d分钟", t/time.Minute)
+}

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -21,14 +23,27 @@ import (
 // parsed during validation, so that a bad value is one problem among many
 // with its line, not the end of decoding.
 type fileDoc struct {
-	Version  string                `yaml:"version"`
-	Levels   *Thresholds           `yaml:"levels"`
-	Keywords map[string][]string   `yaml:"keywords"`
-	Features map[string]rawFeature `yaml:"features"`
-	Rules    []rawRule             `yaml:"rules"`
+	Version   string                `yaml:"version"`
+	Levels    *Thresholds           `yaml:"levels"`
+	Dampening *rawDampening         `yaml:"dampening"`
+	Spread    *rawSpread            `yaml:"spread"`
+	Keywords  map[string][]string   `yaml:"keywords"`
+	Features  map[string]rawFeature `yaml:"features"`
+	Rules     []rawRule             `yaml:"rules"`
+}
+
+type rawDampening struct {
+	Cooldown map[string]string `yaml:"cooldown"`
+	SignOff  string            `yaml:"signoff"`
+}
+
+type rawSpread struct {
+	DisputeToPerson *int `yaml:"dispute_to_person"`
 }
 
 type rawFeature struct {
+	Label        string `yaml:"label"`
+	CaseEvent    string `yaml:"case_event"`
 	Count        string `yaml:"count"`
 	DistinctDays string `yaml:"distinct_days"`
 	Max          string `yaml:"max"`
@@ -107,9 +122,9 @@ func Parse(files map[string][]byte) (*Ruleset, error) {
 	}
 	sort.Strings(names)
 
-	rs := &Ruleset{Keywords: map[string][]string{}, Files: names}
+	rs := &Ruleset{Keywords: map[string][]string{}, Files: names, Hash: contentHash(names, files), Sources: files}
 	var errs Errors
-	var versionFile, levelsFile string
+	var versionFile, levelsFile, dampFile, spreadFile string
 	undecoded := false
 	ruleAt := map[string]string{}
 	featureAt := map[string]string{}
@@ -132,6 +147,28 @@ func Parse(files map[string][]byte) (*Ruleset, error) {
 			}
 			rs.Levels, levelsFile = *doc.Levels, name
 			errs = append(errs, checkLevels(*doc.Levels, name, pos.key("levels"))...)
+		}
+		if doc.Dampening != nil {
+			if dampFile != "" {
+				errs = append(errs, Problem{name, pos.key("dampening"), "", "dampening is already set in " + dampFile + "; set it in one file only"})
+			}
+			dampFile = name
+			var probs Errors
+			rs.Dampening, probs = buildDampening(*doc.Dampening, name, pos.key("dampening"))
+			errs = append(errs, probs...)
+		}
+		if doc.Spread != nil {
+			if spreadFile != "" {
+				errs = append(errs, Problem{name, pos.key("spread"), "", "spread is already set in " + spreadFile + "; set it in one file only"})
+			}
+			spreadFile = name
+			if d := doc.Spread.DisputeToPerson; d != nil {
+				if *d < 0 || *d > 4 {
+					errs = append(errs, Problem{name, pos.key("spread"), "", "spread: dispute_to_person must be 0 (the same colour) to 4 colours lower"})
+				} else {
+					rs.Spread.DisputeToPerson = d
+				}
+			}
 		}
 		for list, words := range doc.Keywords {
 			line := pos.keywords[list]
@@ -185,6 +222,17 @@ func Parse(files map[string][]byte) (*Ruleset, error) {
 		return nil, errs
 	}
 	return rs, nil
+}
+
+// contentHash identifies a ruleset by its files' names and contents, so that
+// an assessment can name exactly the rules that made it.
+func contentHash(names []string, files map[string][]byte) string {
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(n), len(files[n]))
+		h.Write(files[n])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 func sortProblems(errs Errors) {
@@ -336,7 +384,7 @@ func checkKeywords(list string, words []string, file string, line int) Errors {
 }
 
 func buildFeature(name string, raw rawFeature, file string, line int) (Feature, Errors) {
-	f := Feature{Name: name, Count: raw.Count, DistinctDays: raw.DistinctDays, Max: raw.Max,
+	f := Feature{Name: name, Label: raw.Label, CaseEvent: raw.CaseEvent, Count: raw.Count, DistinctDays: raw.DistinctDays, Max: raw.Max,
 		Category: raw.Category, Tag: raw.Tag, Keyword: raw.Keyword, Flag: raw.Flag, File: file, Line: line}
 	var errs Errors
 	bad := func(format string, a ...any) {
@@ -367,6 +415,12 @@ func buildFeature(name string, raw rawFeature, file string, line int) (Feature, 
 	if raw.Flag != "" && !slices.Contains(Flags, raw.Flag) {
 		bad("flag %q: want one of %s", raw.Flag, strings.Join(Flags, ", "))
 	}
+	if raw.CaseEvent != "" && !slices.Contains(CaseEvents, raw.CaseEvent) {
+		bad("case_event %q: want one of %s", raw.CaseEvent, strings.Join(CaseEvents, ", "))
+	}
+	if raw.CaseEvent != "" && raw.Count != "case_event" && raw.DistinctDays != "case_event" {
+		bad("case_event filters case events: use it with count: case_event or distinct_days: case_event")
+	}
 	if raw.Window == "" {
 		bad("window is missing, e.g. window: 30d")
 	} else if d, err := ParseDuration(raw.Window); err != nil {
@@ -376,7 +430,62 @@ func buildFeature(name string, raw rawFeature, file string, line int) (Feature, 
 	} else {
 		f.Window = d
 	}
+	if f.Label == "" {
+		f.Label = defaultLabel(f)
+	}
 	return f, errs
+}
+
+// defaultLabel describes a feature in Chinese for explanations, e.g.
+// "近30天信访次数", when the author gave no label.
+func defaultLabel(f Feature) string {
+	w := "近" + f.Window.Chinese()
+	what := "信号"
+	src := f.Count + f.DistinctDays
+	if src != "" && src != "any" {
+		what = risk.Source(src).Chinese()
+	}
+	for _, filter := range []string{f.Category, f.Tag, f.CaseEvent} {
+		if filter != "" {
+			what += "(" + filter + ")"
+		}
+	}
+	switch {
+	case f.Count != "":
+		return w + what + "次数"
+	case f.DistinctDays != "":
+		return w + what + "天数"
+	}
+	return w + "最大" + maxFieldNames[f.Max]
+}
+
+var maxFieldNames = map[string]string{"party_count": "当事人数", "amount": "涉及金额", "petition_level": "信访层级"}
+
+func buildDampening(raw rawDampening, file string, line int) (Dampening, Errors) {
+	var d Dampening
+	var errs Errors
+	for name, v := range raw.Cooldown {
+		l, err := risk.ParseLevel(name)
+		if err != nil || l == risk.Green {
+			errs = append(errs, Problem{file, line, "", fmt.Sprintf("dampening: cooldown %q: give blue, yellow, orange or red", name)})
+			continue
+		}
+		dur, err := ParseDuration(v)
+		if err != nil {
+			errs = append(errs, Problem{file, line, "", fmt.Sprintf("dampening: cooldown %s: %v", name, err)})
+			continue
+		}
+		d.Cooldown[l] = dur
+	}
+	if raw.SignOff != "" {
+		l, err := risk.ParseLevel(raw.SignOff)
+		if err != nil || l == risk.Green {
+			errs = append(errs, Problem{file, line, "", "dampening: signoff: give the lowest level that needs a sign-off to leave (blue … red)"})
+		} else {
+			d.SignOff = &l
+		}
+	}
+	return d, errs
 }
 
 // MaxRetention is the longest window a feature may have: signals older than

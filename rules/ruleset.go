@@ -13,12 +13,40 @@ import (
 
 // Ruleset is a loaded, validated set of rules.
 type Ruleset struct {
-	Version  string
-	Levels   Thresholds
-	Keywords map[string][]string // list name → words
-	Features []Feature           // sorted by name
-	Rules    []Rule              // in file order
-	Files    []string            // files it was loaded from
+	Version   string
+	Levels    Thresholds
+	Dampening Dampening
+	Spread    Spread
+	Keywords  map[string][]string // list name → words
+	Features  []Feature           // sorted by name
+	Rules     []Rule              // in file order
+	Files     []string            // files it was loaded from
+	Hash      string              // of the files' names and contents
+	Sources   map[string][]byte   // the files' contents, by name
+}
+
+// Dampening holds falls back, so that a subject does not flap between colours:
+// after a rise to a level, it may not fall from it before the level's cooldown
+// has passed; and leaving SignOff or above needs an officer's sign-off
+// (解除预警).
+type Dampening struct {
+	Cooldown [len(risk.Levels)]Duration
+	SignOff  *risk.Level
+}
+
+// Spread carries risk between linked subjects.
+type Spread struct {
+	// DisputeToPerson, when set, makes each person in a dispute at least the
+	// dispute's colour lowered by this many steps (0: the same colour).
+	DisputeToPerson *int
+}
+
+// PersonFloor returns the lowest level a person in a dispute at level l may have.
+func (s Spread) PersonFloor(l risk.Level) risk.Level {
+	if s.DisputeToPerson == nil || int(l) < *s.DisputeToPerson {
+		return risk.Green
+	}
+	return l - risk.Level(*s.DisputeToPerson)
 }
 
 // Thresholds are the minimum scores of each level above green.
@@ -49,6 +77,8 @@ func (t Thresholds) Band(score float64) risk.Level {
 // largest value of a field, over a sliding window, optionally filtered.
 type Feature struct {
 	Name         string
+	Label        string   `yaml:"label"`         // Chinese, for explanations, e.g. 近30天信访次数
+	CaseEvent    string   `yaml:"case_event"`    // only case events of this kind (see CaseEvents)
 	Count        string   `yaml:"count"`         // source name or "any": number of matching signals
 	DistinctDays string   `yaml:"distinct_days"` // source name or "any": number of distinct days with matching signals
 	Max          string   `yaml:"max"`           // one of MaxFields: the largest value among matching signals
@@ -63,6 +93,10 @@ type Feature struct {
 
 // MaxFields are the signal fields a Max feature may read.
 var MaxFields = []string{"party_count", "amount", "petition_level"}
+
+// CaseEvents are the case workflow's events a feature may count.
+var CaseEvents = []string{"registered", "accepted", "declined", "assigned", "session", "agreement",
+	"mediation_failed", "closed", "followed_up", "archived", "overdue", "supervised"}
 
 // Flags are the yes/no facts of a signal a feature may filter on.
 var Flags = []string{"skip_level", "collective", "repeat"}
