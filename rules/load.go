@@ -82,8 +82,8 @@ func IsRuleFile(name string) bool {
 	return !strings.HasSuffix(strings.TrimSuffix(name, ext), "_test")
 }
 
-// LoadDir loads every rules file in dir (not its subdirectories) as one ruleset.
-func LoadDir(dir string) (*Ruleset, error) {
+// ruleFiles lists the rules files of dir, sorted.
+func ruleFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read rules directory: %w", err)
@@ -93,6 +93,31 @@ func LoadDir(dir string) (*Ruleset, error) {
 		if !e.IsDir() && IsRuleFile(e.Name()) {
 			files = append(files, filepath.Join(dir, e.Name()))
 		}
+	}
+	return files, nil
+}
+
+// HashDir returns the hash LoadDir's ruleset would have, without parsing it:
+// a cheap way to notice that the files changed.
+func HashDir(dir string) (string, error) {
+	files, err := ruleFiles(dir)
+	if err != nil {
+		return "", err
+	}
+	srcs := make(map[string][]byte, len(files))
+	for _, f := range files {
+		if srcs[f], err = os.ReadFile(f); err != nil {
+			return "", err
+		}
+	}
+	return contentHash(files, srcs), nil
+}
+
+// LoadDir loads every rules file in dir (not its subdirectories) as one ruleset.
+func LoadDir(dir string) (*Ruleset, error) {
+	files, err := ruleFiles(dir)
+	if err != nil {
+		return nil, err
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no rules files (*.yaml) in %s", dir)

@@ -18,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"fengqiao/engine"
+	"fengqiao/internal/ruleset"
 	"fengqiao/internal/scoring"
+	"fengqiao/jurisdiction"
 	"fengqiao/risk"
 	"fengqiao/signals"
 )
@@ -34,22 +36,40 @@ type Appender interface {
 	Append(ctx context.Context, recs []signals.Record) ([]bool, error)
 }
 
-// Subjects reads subjects' assessments.
+// Subjects reads and manages subjects' assessments.
 type Subjects interface {
 	Subject(ctx context.Context, id risk.SubjectID) (scoring.Subject, error)
 	History(ctx context.Context, id risk.SubjectID, n int64) ([]scoring.Change, error)
+	Board(ctx context.Context, q scoring.BoardQuery) ([]scoring.BoardEntry, int, error)
+	SetOverride(ctx context.Context, id risk.SubjectID, o engine.Override) (risk.Level, error)
+	ClearOverride(ctx context.Context, id risk.SubjectID, officer, reason string) (risk.Level, error)
+	SignOff(ctx context.Context, id risk.SubjectID, officer, reason string) (risk.Level, error)
+	Sweep(ctx context.Context) (scoring.SweepResult, error)
 }
 
 // Rules is the live ruleset.
 type Rules interface {
 	Engine() *engine.Engine
 	Reload() error
+	Status() ruleset.Status
 }
 
-// Check is one readiness check.
+// Archive holds every ruleset that has been in force.
+type Archive interface {
+	Get(ctx context.Context, hash string) (ruleset.Archived, error)
+}
+
+// Units is the jurisdiction, as far as the API needs it.
+type Units interface {
+	Unit(code string) (jurisdiction.Unit, bool)
+	Contains(ancestor, code string) bool
+}
+
+// Check is one readiness check. It returns a detail to show beside "ok",
+// or an error that makes the daemon not ready.
 type Check struct {
 	Name string
-	Fn   func(ctx context.Context) error
+	Fn   func(ctx context.Context) (string, error)
 }
 
 // Server serves the API.
@@ -59,6 +79,8 @@ type Server struct {
 	Pseudo    *signals.Pseudonymizer
 	Subjects  Subjects
 	Rules     Rules
+	Archive   Archive
+	Units     Units
 	Checks    []Check
 	Gatherer  prometheus.Gatherer
 	Log       *slog.Logger
@@ -96,7 +118,13 @@ func (s *Server) Register(reg prometheus.Registerer) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/signals", s.postSignals)
+	mux.HandleFunc("GET /api/v1/subjects", s.listSubjects)
 	mux.HandleFunc("GET /api/v1/subjects/{kind}/{ref}", s.getSubject)
+	mux.HandleFunc("POST /api/v1/subjects/{kind}/{ref}/override", s.setOverride)
+	mux.HandleFunc("DELETE /api/v1/subjects/{kind}/{ref}/override", s.clearOverride)
+	mux.HandleFunc("POST /api/v1/subjects/{kind}/{ref}/signoff", s.signOff)
+	mux.HandleFunc("POST /api/v1/rescore", s.rescore)
+	mux.HandleFunc("GET /api/v1/rulesets/{hash}", s.getRuleset)
 	mux.HandleFunc("GET /api/v1/subjects/{kind}/{ref}/history", s.getHistory)
 	mux.HandleFunc("POST /api/v1/subjects/lookup", s.lookupPerson)
 	mux.HandleFunc("GET /api/v1/rules", s.getRules)
@@ -275,7 +303,7 @@ func (s *Server) getRules(w http.ResponseWriter, r *http.Request) {
 	for i, ru := range rs.Rules {
 		out[i] = ruleView{ru.ID, ru.Name, ru.AppliesTo, ru.When, ru.Score, ru.AtLeast, ru.Tags, ru.Description}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": rs.Version, "levels": rs.Levels, "rules": out})
+	writeJSON(w, http.StatusOK, map[string]any{"status": s.Rules.Status(), "levels": rs.Levels, "rules": out})
 }
 
 func (s *Server) reloadRules(w http.ResponseWriter, r *http.Request) {
@@ -295,10 +323,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	status, code := map[string]string{}, http.StatusOK
 	for _, c := range s.Checks {
-		if err := c.Fn(ctx); err != nil {
+		detail, err := c.Fn(ctx)
+		switch {
+		case err != nil:
 			status[c.Name] = err.Error()
 			code = http.StatusServiceUnavailable
-		} else {
+		case detail != "":
+			status[c.Name] = "ok: " + detail
+		default:
 			status[c.Name] = "ok"
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"fengqiao/alerts"
+	"fengqiao/engine"
 	"fengqiao/internal/api"
 	"fengqiao/internal/config"
 	"fengqiao/internal/ruleset"
@@ -48,13 +49,16 @@ type App struct {
 	scorer   *scoring.Scorer
 	api      *api.Server
 	pseudo   *signals.Pseudonymizer
+	archive  *ruleset.Archive
+	// watchEvery is how often the rules directory is checked for changes.
+	watchEvery time.Duration
 }
 
 // New builds the daemon from cfg. With no Redis URL it starts an embedded,
 // in-process store that is not durable. now is the clock every deadline and
 // window reads.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*App, error) {
-	a := &App{cfg: cfg, log: log.With("component", "app"), now: now, reg: prometheus.NewRegistry()}
+	a := &App{cfg: cfg, log: log.With("component", "app"), now: now, reg: prometheus.NewRegistry(), watchEvery: 5 * time.Second}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ok := false
 	defer func() {
@@ -101,6 +105,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		return nil, err
 	}
 
+	a.archive = ruleset.NewArchive(a.rdb)
+	a.rules.OnLoad(func(e *engine.Engine) {
+		if err := a.archive.Save(context.WithoutCancel(ctx), e, now()); err != nil {
+			a.log.Error("archive ruleset", "err", err)
+		}
+	})
+
 	stream := signals.DefaultStream()
 	a.producer = signals.NewProducer(a.rdb, stream, time.Duration(cfg.SignalKeepDays)*24*time.Hour)
 	a.scorer = scoring.NewScorer(a.rdb, a.rules, alerts.NewStream(a.rdb), now, log.With("component", "scoring"), a.reg)
@@ -130,22 +141,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Pseudo:   a.pseudo,
 		Subjects: a.scorer,
 		Rules:    a.rules,
+		Archive:  a.archive,
+		Units:    a.tree,
 		Gatherer: a.reg,
 		Log:      log.With("component", "api"),
 		Now:      now,
 		Checks: []api.Check{
-			{Name: "redis", Fn: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
-			{Name: "rules", Fn: func(context.Context) error {
+			{Name: "redis", Fn: func(ctx context.Context) (string, error) { return "", a.rdb.Ping(ctx).Err() }},
+			{Name: "rules", Fn: func(context.Context) (string, error) {
 				if a.rules.Engine() == nil {
-					return errors.New("no ruleset loaded")
+					return "", errors.New("no ruleset loaded")
 				}
-				return nil
+				st := a.rules.Status()
+				detail := fmt.Sprintf("version %s (%s)", st.Version, st.Hash)
+				if st.LastError != "" {
+					detail += "; the last reload failed and the ruleset in force stays: " + st.LastError
+				}
+				return detail, nil
 			}},
-			{Name: "consumer", Fn: func(context.Context) error {
+			{Name: "consumer", Fn: func(context.Context) (string, error) {
 				if !a.consumer.Running() {
-					return errors.New("the signal consumer is not running")
+					return "", errors.New("the signal consumer is not running")
 				}
-				return nil
+				return "", nil
 			}},
 		},
 	}
@@ -183,6 +201,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		if err := a.consumer.Run(ctx); err != nil {
 			errc <- fmt.Errorf("consumer: %w", err)
 		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.rules.Watch(ctx, a.watchEvery)
 	}()
 	a.log.Info("riskd is serving", "addr", ln.Addr().String(), "ruleset", a.rules.Engine().Version())
 	var err error

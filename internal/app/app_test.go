@@ -148,8 +148,9 @@ func TestSignalInColourOut(t *testing.T) {
 	if got["level"] != "orange" {
 		t.Errorf("level = %v, want orange: %v", got["level"], got)
 	}
-	if got["ruleset_version"] != "2026.11-1" {
-		t.Errorf("ruleset_version = %v", got["ruleset_version"])
+	_, rs := d.do(t, "GET", "/api/v1/rules", "")
+	if v := rs["status"].(map[string]any)["version"]; got["ruleset_version"] != v || v == "" {
+		t.Errorf("ruleset_version = %v, in force %v", got["ruleset_version"], v)
 	}
 	fired := got["fired"].([]any)
 	var ids []string
@@ -189,7 +190,7 @@ func TestSignalInColourOut(t *testing.T) {
 		`fengqiao_signals_accepted_total{duplicate="true",source="grid_report"} 1`,
 		`fengqiao_evaluations_total{kind="person"}`,
 		`fengqiao_stream_lag_entries 0`,
-		`fengqiao_rules_loaded 12`,
+		`fengqiao_rules_loaded `,
 	} {
 		if !bytes.Contains(m, []byte(want)) {
 			t.Errorf("metrics lack %q", want)
@@ -200,7 +201,7 @@ func TestSignalInColourOut(t *testing.T) {
 	}
 
 	code, ready := d.do(t, "GET", "/readyz", "")
-	if code != 200 || ready["redis"] != "ok" || ready["rules"] != "ok" || ready["consumer"] != "ok" {
+	if code != 200 || ready["redis"] != "ok" || !strings.HasPrefix(ready["rules"].(string), "ok") || ready["consumer"] != "ok" {
 		t.Errorf("readyz: %d %v", code, ready)
 	}
 }
@@ -367,5 +368,93 @@ func TestRedisDownAnswers503(t *testing.T) {
 	}
 	if code, ready := d.do(t, "GET", "/readyz", ""); code != http.StatusServiceUnavailable || ready["redis"] == "ok" {
 		t.Errorf("readyz with Redis down: %d %v", code, ready)
+	}
+}
+
+// A duty officer's view: the board of their subtree, why a subject is there,
+// an override with its reason, and the rules that were in force.
+func TestBoardOverrideAndRulesets(t *testing.T) {
+	clk := &clock{time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	d := startDaemon(t, clk.Now)
+	if code, b := d.do(t, "POST", "/api/v1/signals", threatSignal); code != http.StatusAccepted {
+		t.Fatalf("POST: %d %v", code, b)
+	}
+	d.await(t, "/api/v1/subjects/dispute/TZ-E2E-1", func(code int, b map[string]any) bool { return code == 200 })
+	_, lookup := d.do(t, "POST", "/api/v1/subjects/lookup", `{"id_number": "990101197803152319"}`)
+	ref := lookup["subject"].(map[string]any)["ref"].(string)
+	d.await(t, "/api/v1/subjects/person/"+ref, func(code int, b map[string]any) bool { return code == 200 })
+
+	count := func(query string) float64 {
+		t.Helper()
+		code, b := d.do(t, "GET", "/api/v1/subjects?"+query, "")
+		if code != 200 {
+			t.Fatalf("board %s: %d %v", query, code, b)
+		}
+		return b["total"].(float64)
+	}
+	if n := count("min_level=orange&unit=990101000000"); n != 2 {
+		t.Errorf("清河县 board: %v subjects, want the person and the dispute", n)
+	}
+	if n := count("min_level=orange&unit=990102000000"); n != 0 {
+		t.Errorf("东湖区 board shows another county's subjects: %v", n)
+	}
+	if n := count("min_level=red"); n != 0 {
+		t.Errorf("red board: %v", n)
+	}
+	if n := count("kind=dispute"); n != 1 {
+		t.Errorf("dispute board: %v", n)
+	}
+	for _, bad := range []string{"min_level=purple", "unit=123", "kind=x", "limit=0"} {
+		if code, _ := d.do(t, "GET", "/api/v1/subjects?"+bad, ""); code != 400 {
+			t.Errorf("board %s: %d, want 400", bad, code)
+		}
+	}
+
+	path := "/api/v1/subjects/person/" + ref
+	code, b := d.do(t, "POST", path+"/override", `{"level": "yellow", "officer": "李明", "reason": "已落实稳控措施", "hours": 24}`)
+	if code != 200 || b["level"] != "yellow" {
+		t.Fatalf("override: %d %v", code, b)
+	}
+	_, sub := d.do(t, "GET", path, "")
+	if sub["level"] != "yellow" || !strings.Contains(sub["explanation"].(string), "李明人工调整为黄色(已落实稳控措施)") {
+		t.Errorf("after override: %v", sub["explanation"])
+	}
+	if code, b := d.do(t, "POST", path+"/override", `{"level": "yellow", "officer": "李明", "reason": "x"}`); code != 400 || b["field"] != "until" {
+		t.Errorf("override without an end: %d %v", code, b)
+	}
+	if code, b := d.do(t, "POST", path+"/signoff", `{"officer": "李明", "reason": "x"}`); code != 400 || !strings.Contains(b["error"].(string), "needs no sign-off") {
+		t.Errorf("sign-off of a yellow subject: %d %v", code, b)
+	}
+	if code, b := d.do(t, "DELETE", path+"/override", `{"officer": "李明", "reason": "稳控到期"}`); code != 200 || b["level"] != "orange" {
+		t.Errorf("end override: %d %v", code, b)
+	}
+	if code, _ := d.do(t, "POST", "/api/v1/subjects/person/Pnope/override", `{"level": "red", "officer": "李明", "reason": "x", "hours": 1}`); code != 404 {
+		t.Errorf("override of an unknown subject: %d", code)
+	}
+	_, hist := d.do(t, "GET", path+"/history", "")
+	if n := len(hist["changes"].([]any)); n != 5 { // orange, override, yellow, override_cleared, orange
+		t.Errorf("history has %d entries: %v", n, hist)
+	}
+	if code, b := d.do(t, "POST", "/api/v1/rescore", ""); code != 200 || b["rescored"] != float64(2) {
+		t.Errorf("rescore: %d %v", code, b)
+	}
+
+	// The ruleset in force, and the archived one behind an assessment.
+	_, rs := d.do(t, "GET", "/api/v1/rules", "")
+	st := rs["status"].(map[string]any)
+	hash := st["hash"].(string)
+	if sub["ruleset_hash"] != hash || st["loaded_at"] == nil {
+		t.Errorf("rules status %v; assessment hash %v", st, sub["ruleset_hash"])
+	}
+	code, arch := d.do(t, "GET", "/api/v1/rulesets/"+hash, "")
+	if code != 200 || !strings.Contains(arch["files"].(map[string]any)["default.yaml"].(string), "threat-language") {
+		t.Errorf("archived ruleset: %d %v", code, arch["version"])
+	}
+	if code, _ := d.do(t, "GET", "/api/v1/rulesets/0123456789abcdef", ""); code != 404 {
+		t.Errorf("unknown ruleset: %d", code)
+	}
+	_, ready := d.do(t, "GET", "/readyz", "")
+	if !strings.HasPrefix(ready["rules"].(string), "ok: version ") {
+		t.Errorf("readyz rules: %v", ready["rules"])
 	}
 }

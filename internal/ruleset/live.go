@@ -4,6 +4,7 @@
 package ruleset
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -18,11 +19,14 @@ import (
 
 // Live is the ruleset in force.
 type Live struct {
-	dir     string
-	log     *slog.Logger
-	now     func() time.Time
-	current atomic.Pointer[engine.Engine]
-	mu      sync.Mutex // one reload at a time
+	dir        string
+	log        *slog.Logger
+	now        func() time.Time
+	current    atomic.Pointer[engine.Engine]
+	mu         sync.Mutex // one reload at a time; guards the fields below
+	status     Status
+	failedHash string // the directory's hash when a reload last failed, so Watch does not retry it
+	onLoad     func(*engine.Engine)
 
 	reloads   *prometheus.CounterVec
 	lastLoad  prometheus.Gauge
@@ -55,23 +59,88 @@ func Load(dir string, log *slog.Logger, reg prometheus.Registerer, now func() ti
 	return l, nil
 }
 
+// Status says which ruleset is in force and how the last reload went.
+type Status struct {
+	Version    string    `json:"version"`
+	Hash       string    `json:"hash"`
+	LoadedAt   time.Time `json:"loaded_at"`
+	Rules      int       `json:"rules"`
+	LastError  string    `json:"last_reload_error,omitempty"` // the last reload's problems, if it failed
+	LastFailed time.Time `json:"last_reload_failed_at,omitzero"`
+}
+
+// Status returns the ruleset in force and the last reload's outcome.
+func (l *Live) Status() Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.status
+}
+
+// OnLoad calls fn with each ruleset that comes into force, from the current
+// one on, e.g. to archive it.
+func (l *Live) OnLoad(fn func(*engine.Engine)) {
+	l.mu.Lock()
+	l.onLoad = fn
+	l.mu.Unlock()
+	fn(l.Engine())
+}
+
+// Watch reloads the ruleset whenever the files in its directory change,
+// checking every interval, until ctx ends. A changed ruleset that fails is
+// reported and the one in force stays, as with any reload.
+func (l *Live) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.check()
+		}
+	}
+}
+
+// check reloads the ruleset if its files changed since the last load or
+// failed reload, and reports whether it tried.
+func (l *Live) check() bool {
+	hash, err := rules.HashDir(l.dir)
+	l.mu.Lock()
+	unchanged := err == nil && (hash == l.status.Hash || hash == l.failedHash)
+	l.mu.Unlock()
+	if err != nil || unchanged {
+		return false
+	}
+	l.log.Info("rules directory changed; reloading", "dir", l.dir)
+	_ = l.reload(hash)
+	return true
+}
+
 // Engine returns the compiled ruleset in force.
 func (l *Live) Engine() *engine.Engine { return l.current.Load() }
 
 // Reload loads the ruleset again. On any problem the ruleset in force stays
 // and the error lists every problem.
-func (l *Live) Reload() error {
+func (l *Live) Reload() error { return l.reload("") }
+
+func (l *Live) reload(hash string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, err := compileDir(l.dir)
 	if err != nil {
 		l.reloads.WithLabelValues("failure").Inc()
+		l.status.LastError, l.status.LastFailed, l.failedHash = err.Error(), l.now(), hash
 		if old := l.current.Load(); old != nil {
 			l.log.Error("ruleset reload failed; the previous ruleset stays in force", "version", old.Version(), "err", err)
 		}
 		return err
 	}
 	prev := l.current.Swap(e)
+	l.status = Status{Version: e.Version(), Hash: e.Ruleset().Hash, LoadedAt: l.now(), Rules: len(e.Ruleset().Rules)}
+	l.failedHash = ""
+	if l.onLoad != nil {
+		l.onLoad(e)
+	}
 	l.reloads.WithLabelValues("success").Inc()
 	l.lastLoad.Set(float64(l.now().Unix()))
 	l.ruleCount.Set(float64(len(e.Ruleset().Rules)))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,98 +71,174 @@ func NewScorer(rdb redis.UniversalClient, rules Rules, pub AlertPublisher, now f
 	return s
 }
 
-// Handle scores every subject a record concerns.
+// Handle scores every subject a record concerns: its dispute first, so that
+// the dispute's colour reaches its persons, then each person.
 func (s *Scorer) Handle(ctx context.Context, rec signals.Record) error {
 	e := s.rules.Engine()
 	ev := eventOf(&rec, e)
-	for _, id := range rec.Subjects() {
-		name := ""
-		for _, p := range rec.Persons {
-			if p.Ref == id.Ref {
-				name = p.Name
+	var dispute *outcome
+	if rec.DisputeID != "" {
+		id := risk.SubjectID{Kind: risk.Dispute, Ref: rec.DisputeID}
+		if len(rec.Persons) > 0 {
+			fields := make([]any, 0, 2*len(rec.Persons))
+			for _, p := range rec.Persons {
+				fields = append(fields, p.Ref, "1")
+			}
+			if err := s.rdb.HSet(ctx, keysOf(id).links, fields...).Err(); err != nil {
+				return fmt.Errorf("link %s: %w", id, err)
 			}
 		}
-		if _, err := s.score(ctx, e, id, rec.Unit, name, rec.Weak(id), &ev); err != nil {
+		o, err := s.score(ctx, e, id, rec.Unit, "", false, &ev, link{})
+		if err != nil {
 			return fmt.Errorf("score %s: %w", id, err)
+		}
+		dispute = &o
+	}
+	for _, p := range rec.Persons {
+		id := risk.SubjectID{Kind: risk.Person, Ref: p.Ref}
+		ln := link{}
+		if dispute != nil {
+			ln = link{rec.DisputeID, dispute.level.String()}
+		}
+		if _, err := s.score(ctx, e, id, rec.Unit, p.Name, p.Weak, &ev, ln); err != nil {
+			return fmt.Errorf("score %s: %w", id, err)
+		}
+	}
+	if dispute != nil && dispute.changed() && e.Ruleset().Spread.DisputeToPerson != nil {
+		return s.spread(ctx, rec.DisputeID, dispute.level, rec.Persons)
+	}
+	return nil
+}
+
+// spread passes a dispute's new level to its persons that the record did
+// not name (those it named were scored with it already).
+func (s *Scorer) spread(ctx context.Context, dispute string, level risk.Level, done []signals.PersonRef) error {
+	persons, err := s.rdb.HKeys(ctx, keysOf(risk.SubjectID{Kind: risk.Dispute, Ref: dispute}).links).Result()
+	if err != nil {
+		return fmt.Errorf("read dispute %s persons: %w", dispute, err)
+	}
+	for _, ref := range persons {
+		if slices.ContainsFunc(done, func(p signals.PersonRef) bool { return p.Ref == ref }) {
+			continue
+		}
+		id := risk.SubjectID{Kind: risk.Person, Ref: ref}
+		if _, err := s.rescore(ctx, id, link{dispute, level.String()}); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("spread to %s: %w", id, err)
 		}
 	}
 	return nil
 }
 
-// score adds ev (if any) to a subject and scores it, retrying when another
-// writer changed the subject in between.
-func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID, unit, name string, weak bool, ev *engine.Event) (risk.Assessment, error) {
+// outcome is a scoring's result beside the level before it.
+type outcome struct {
+	level, prev risk.Level
+	known       bool // the subject had been scored before
+}
+
+func (o outcome) changed() bool { return !o.known || o.level != o.prev }
+
+// score adds ev (if any) and ln (if any) to a subject and scores it,
+// retrying when another writer added an event in between.
+func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID, unit, name string, weak bool, ev *engine.Event, ln link) (outcome, error) {
 	keep := time.Duration(rules.MaxRetention) // not the ruleset's longest window: a later ruleset may look further back
 	add := ev
 	for attempt := 0; ; attempt++ {
 		now := s.now()
-		snap, err := s.load(ctx, id, add, now, keep)
+		snap, err := s.load(ctx, id, add, ln, now, keep)
 		if err != nil {
-			return risk.Assessment{}, err
+			return outcome{}, err
 		}
 		start := time.Now()
-		a := e.Evaluate(engine.State{Subject: id, Unit: unit, Weak: weak, Events: snap.events, Trigger: ev}, now)
+		a := e.Evaluate(engine.State{Subject: id, Unit: unit, Weak: weak, Events: snap.events, Trigger: ev,
+			Previous: snap.previous, Links: snap.links, Override: snap.override}, now)
 		s.evalSeconds.Observe(time.Since(start).Seconds())
 		s.evaluations.WithLabelValues(string(id.Kind)).Inc()
 		for _, re := range a.Errors {
 			s.log.Warn("rule failed", "rule", re.ID, "subject", id.String(), "err", re.Error)
 		}
-		prev, known := risk.Level(0), snap.prev != ""
-		if known {
-			prev, _ = risk.ParseLevel(snap.prev)
+		o := outcome{level: a.Level, known: snap.previous != nil}
+		if o.known {
+			o.prev = snap.previous.Level
 		}
-		if a.Level > prev {
+		rose := a.Level > o.prev
+		if rose {
 			// Publish before committing: if the commit is lost the signal is
 			// redelivered and the same event (same ID) published again, which
 			// the alert side recognises; a lost alert could not be recovered.
 			err := s.alerts.Publish(ctx, alerts.Event{
 				ID: alerts.EventID(id, a.Level, a.Signal), Subject: id, Unit: unit,
-				From: prev, To: a.Level, At: now, Signal: a.Signal,
+				From: o.prev, To: a.Level, At: now, Signal: a.Signal,
 				Explanation: a.Explain(), RulesetVersion: a.RulesetVersion,
 			})
 			if err != nil {
-				return a, err
+				return o, err
 			}
 		}
-		err = s.commit(ctx, snap, a, name, weak)
+		err = s.commit(ctx, snap, a, name, weak, rose)
 		if errors.Is(err, errStale) && attempt < 10 {
-			add = nil // already recorded; just score again
+			add, ln = nil, link{} // already recorded; just score again
 			continue
 		}
 		if err != nil {
-			return a, err
+			return o, err
+		}
+		raised := now
+		if !rose && snap.previous != nil {
+			raised = snap.previous.RaisedAt
+		}
+		if err := s.index(ctx, id, o.prev, a.Level, o.known, raised); err != nil {
+			return o, err
 		}
 		switch {
-		case a.Level > prev:
+		case a.Level > o.prev:
 			s.changes.WithLabelValues(string(id.Kind), "rise").Inc()
-		case a.Level < prev:
+		case a.Level < o.prev:
 			s.changes.WithLabelValues(string(id.Kind), "fall").Inc()
 		}
-		if known && a.Level != prev {
-			s.log.Info("level changed", "subject", id.String(), "from", prev.String(), "to", a.Level.String(), "signal", a.Signal)
+		if o.known && a.Level != o.prev {
+			s.log.Info("level changed", "subject", id.String(), "from", o.prev.String(), "to", a.Level.String(), "signal", a.Signal)
 		}
-		return a, nil
+		return o, nil
 	}
+}
+
+// Rescore scores a subject again without a new signal, so that evidence that
+// has aged out of its windows lowers the level, an expired override ends and
+// a sign-off takes effect. A fall is recorded in the history, never paged.
+func (s *Scorer) Rescore(ctx context.Context, id risk.SubjectID) (risk.Level, error) {
+	o, err := s.rescore(ctx, id, link{})
+	return o.level, err
+}
+
+func (s *Scorer) rescore(ctx context.Context, id risk.SubjectID, ln link) (outcome, error) {
+	h, err := s.rdb.HMGet(ctx, keysOf(id).state, "unit", "weak", "assessment").Result()
+	if err != nil {
+		return outcome{}, fmt.Errorf("read subject: %w", err)
+	}
+	if a, _ := h[2].(string); a == "" {
+		return outcome{}, ErrNotFound
+	}
+	unit, _ := h[0].(string)
+	weak, _ := h[1].(string)
+	e := s.rules.Engine()
+	o, err := s.score(ctx, e, id, unit, "", weak == "true", nil, ln)
+	if err == nil && id.Kind == risk.Dispute && o.changed() && e.Ruleset().Spread.DisputeToPerson != nil {
+		err = s.spread(ctx, id.Ref, o.level, nil)
+	}
+	return o, err
 }
 
 func eventOf(r *signals.Record, e *engine.Engine) engine.Event {
 	ev := engine.Event{
 		Key: r.Key(), Source: r.Source, At: r.OccurredAt, Unit: r.Unit, Category: r.Category,
 		Tags: r.Tags, Keywords: e.MatchKeywords(r.Summary), PartyCount: r.PartyCount, Amount: r.Amount,
+		LedgerStatus: r.LedgerStatus,
 	}
 	if p := r.Petition; p != nil {
 		ev.PetitionLevel, ev.SkipLevel, ev.Collective, ev.Repeat = p.Rank, p.SkipLevel, p.Collective, p.Repeat
 	}
-	return ev
-}
-
-// Rescore scores a subject again without a new signal, so that evidence that
-// has aged out of its windows lowers the level. A fall is recorded in the
-// history, never paged.
-func (s *Scorer) Rescore(ctx context.Context, id risk.SubjectID) (risk.Assessment, error) {
-	cur, err := s.Subject(ctx, id)
-	if err != nil {
-		return risk.Assessment{}, err
+	if c := r.Case; c != nil {
+		ev.CaseID, ev.CaseEvent, ev.CaseState = c.CaseID, c.Event, c.To
 	}
-	return s.score(ctx, s.rules.Engine(), id, cur.Unit, "", cur.Weak, nil)
+	return ev
 }

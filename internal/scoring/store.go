@@ -1,5 +1,6 @@
 // Package scoring keeps each subject's state in Redis and scores it: it is the
-// signal stream's handler that feeds the engine and raises alert events.
+// signal stream's handler that feeds the engine and raises alert events, and
+// it keeps the board of subjects above green, manual overrides and sign-offs.
 package scoring
 
 import (
@@ -24,23 +25,34 @@ const historyLen = 1000
 
 // keys are a subject's Redis keys. They share the hash tag {k:ref}, so the
 // scripts touch one slot: a person's ref is a keyed hash, never an ID number.
-type keys struct{ idx, events, state, history string }
+type keys struct{ idx, events, state, history, links string }
 
 func keysOf(id risk.SubjectID) keys {
 	tag := "fq:{" + string(id.Kind[0]) + ":" + id.Ref + "}:"
-	return keys{idx: tag + "idx", events: tag + "events", state: tag + "state", history: tag + "history"}
+	return keys{idx: tag + "idx", events: tag + "events", state: tag + "state", history: tag + "history", links: tag + "links"}
 }
 
-// addScript records one event (unless ARGV[1] is empty: a re-score), drops
-// events older than the cutoff and beyond the cap, and returns {sequence,
-// previous level, events…}. The sequence counts added events: a commit made
-// from a view that has missed one is refused as stale.
-// KEYS: idx, events, state. ARGV: event key, at (ms), event JSON, cutoff (ms), cap.
-var addScript = redis.NewScript(`
+// boardKey is the board of one kind at one level: refs scored by when they
+// rose to it. All board keys share the hash tag {board}.
+func boardKey(k risk.Kind, l risk.Level) string { return "fq:{board}:" + string(k) + ":" + l.String() }
+
+// overridesKey lists subjects with an override, scored by its expiry, so the
+// sweep can end each on time.
+const overridesKey = "fq:{board}:overrides"
+
+// loadScript records one event (unless ARGV[1] is empty: a re-score) and a
+// link (unless ARGV[6] is empty), drops events older than the cutoff and
+// beyond the cap, and returns {sequence, level, raised at, signed off,
+// override, link count, link pairs…, events…}. The sequence counts added
+// events: a commit made from a view that has missed one is refused as stale.
+// KEYS: idx, events, state, links. ARGV: event key, at (ms), event JSON,
+// cutoff (ms), cap, link field, link value.
+var loadScript = redis.NewScript(`
 if ARGV[1] ~= '' then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[4], ARGV[6], ARGV[7]) end
 local function drop(old)
   for i = 1, #old, 500 do
     redis.call('HDEL', KEYS[2], unpack(old, i, math.min(i + 499, #old)))
@@ -55,38 +67,53 @@ if n > tonumber(ARGV[5]) then
 end
 local seq = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
 if ARGV[1] ~= '' then seq = redis.call('HINCRBY', KEYS[3], 'seq', 1) end
-local out = {seq, redis.call('HGET', KEYS[3], 'level') or ''}
+local st = redis.call('HMGET', KEYS[3], 'level', 'raised_ms', 'signed_off', 'override')
+local links = redis.call('HGETALL', KEYS[4])
+local out = {seq, st[1] or '', st[2] or '', st[3] or '', st[4] or '', #links / 2}
+for _, v in ipairs(links) do out[#out + 1] = v end
 for _, v in ipairs(redis.call('HVALS', KEYS[2])) do out[#out + 1] = v end
 return out
 `)
 
-// commitScript writes an assessment if no other writer has touched the
-// subject since it was read (the sequence still matches), and appends to the
-// level history when the level changed. It returns 'stale' or the previous
-// level. KEYS: state, history. ARGV: seq, level, assessment JSON, at (ms),
-// unit, name, weak, signal, explanation, history length.
+// commitScript writes an assessment if no event was added since it was read
+// (the sequence still matches). On a rise it notes the time and forgets any
+// sign-off; on any change it appends to the level history. It returns
+// 'stale' or the previous level. KEYS: state, history. ARGV: seq, level,
+// assessment JSON, at (ms), unit, name, weak, signal, explanation, history
+// length, rose ('1' or ”).
 var commitScript = redis.NewScript(`
 if (redis.call('HGET', KEYS[1], 'seq') or '0') ~= ARGV[1] then return 'stale' end
 local prev = redis.call('HGET', KEYS[1], 'level') or ''
 redis.call('HSET', KEYS[1], 'level', ARGV[2], 'assessment', ARGV[3], 'updated_ms', ARGV[4], 'unit', ARGV[5], 'weak', ARGV[7])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'name', ARGV[6]) end
+if ARGV[11] == '1' then
+  redis.call('HSET', KEYS[1], 'raised_ms', ARGV[4])
+  redis.call('HDEL', KEYS[1], 'signed_off', 'signoff')
+end
 if prev ~= ARGV[2] then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 'from', prev, 'to', ARGV[2], 'at', ARGV[4], 'signal', ARGV[8], 'explanation', ARGV[9])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 'event', 'level', 'from', prev, 'to', ARGV[2], 'at', ARGV[4], 'signal', ARGV[8], 'explanation', ARGV[9])
 end
 return prev
 `)
 
 var errStale = errors.New("subject changed while it was being scored")
 
+// snapshot is a subject's state as read for scoring.
 type snapshot struct {
-	seq    int64
-	prev   string // previous level name, "" for a new subject
-	events []engine.Event
+	seq      int64
+	prev     string // previous level name, "" for a new subject
+	previous *engine.Previous
+	override *engine.Override
+	links    []engine.Link
+	events   []engine.Event
 }
 
-func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, now time.Time, keep time.Duration) (snapshot, error) {
+// link is a link to record while loading: field and value of the links hash.
+type link struct{ field, value string }
+
+func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, ln link, now time.Time, keep time.Duration) (snapshot, error) {
 	k := keysOf(id)
-	args := []any{"", 0, "", now.Add(-keep).UnixMilli(), maxEvents}
+	args := []any{"", 0, "", now.Add(-keep).UnixMilli(), maxEvents, ln.field, ln.value}
 	if ev != nil {
 		b, err := json.Marshal(ev)
 		if err != nil {
@@ -94,30 +121,55 @@ func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, 
 		}
 		args[0], args[1], args[2] = ev.Key, ev.At.UnixMilli(), b
 	}
-	res, err := addScript.Run(ctx, s.rdb, []string{k.idx, k.events, k.state}, args...).Slice()
+	res, err := loadScript.Run(ctx, s.rdb, []string{k.idx, k.events, k.state, k.links}, args...).Slice()
 	if err != nil {
 		return snapshot{}, fmt.Errorf("update subject state: %w", err)
 	}
+	str := func(i int) string { v, _ := res[i].(string); return v }
 	snap := snapshot{}
 	snap.seq, _ = res[0].(int64)
-	snap.prev, _ = res[1].(string)
-	for _, v := range res[2:] {
+	snap.prev = str(1)
+	if l, err := risk.ParseLevel(snap.prev); err == nil && snap.prev != "" {
+		ms, _ := strconv.ParseInt(str(2), 10, 64)
+		snap.previous = &engine.Previous{Level: l, RaisedAt: time.UnixMilli(ms), SignedOff: str(3) == "1"}
+	}
+	if o := str(4); o != "" {
+		var ov Override
+		if json.Unmarshal([]byte(o), &ov) == nil {
+			eo := engine.Override(ov)
+			snap.override = &eo
+		}
+	}
+	n, _ := res[5].(int64)
+	i := 6
+	for ; i < 6+2*int(n); i += 2 {
+		if id.Kind == risk.Person { // a person's links are its disputes, with their levels
+			if l, err := risk.ParseLevel(str(i + 1)); err == nil {
+				snap.links = append(snap.links, engine.Link{Subject: risk.SubjectID{Kind: risk.Dispute, Ref: str(i)}, Level: l})
+			}
+		}
+	}
+	for ; i < len(res); i++ {
 		var e engine.Event
-		if str, ok := v.(string); ok && json.Unmarshal([]byte(str), &e) == nil {
+		if json.Unmarshal([]byte(str(i)), &e) == nil {
 			snap.events = append(snap.events, e)
 		}
 	}
 	return snap, nil
 }
 
-func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, name string, weak bool) error {
+func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, name string, weak, rose bool) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encode assessment: %w", err)
 	}
 	k := keysOf(a.Subject)
+	roseArg := ""
+	if rose {
+		roseArg = "1"
+	}
 	res, err := commitScript.Run(ctx, s.rdb, []string{k.state, k.history},
-		snap.seq, a.Level.String(), b, a.At.UnixMilli(), a.Unit, name, strconv.FormatBool(weak), a.Signal, a.Explain(), historyLen).Text()
+		snap.seq, a.Level.String(), b, a.At.UnixMilli(), a.Unit, name, strconv.FormatBool(weak), a.Signal, a.Explain(), historyLen, roseArg).Text()
 	if err != nil {
 		return fmt.Errorf("store assessment: %w", err)
 	}
@@ -127,25 +179,68 @@ func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, n
 	return nil
 }
 
+// index keeps the board in step with a subject's level. It runs after the
+// commit; were it lost, the next scoring or sweep of the subject repairs it.
+func (s *Scorer) index(ctx context.Context, id risk.SubjectID, prev, level risk.Level, known bool, raisedAt time.Time) error {
+	if known && prev == level {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, l := range risk.Levels[1:] {
+			if l != level {
+				p.ZRem(ctx, boardKey(id.Kind, l), id.Ref)
+			}
+		}
+		if level > risk.Green {
+			p.ZAdd(ctx, boardKey(id.Kind, level), redis.Z{Score: float64(raisedAt.UnixMilli()), Member: id.Ref})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update the board: %w", err)
+	}
+	return nil
+}
+
 // Subject is what is known of a subject, for the API.
 type Subject struct {
 	risk.Assessment
-	Explanation string    `json:"explanation"`
-	Name        string    `json:"name,omitempty"` // masked
-	Weak        bool      `json:"weak_identity,omitempty"`
-	Signals     int64     `json:"signals"` // signals kept for it, within the longest window
-	UpdatedAt   time.Time `json:"updated_at"`
+	Explanation string     `json:"explanation"`
+	Name        string     `json:"name,omitempty"` // masked
+	Weak        bool       `json:"weak_identity,omitempty"`
+	Signals     int64      `json:"signals"` // signals kept for it, within the longest window
+	RaisedAt    *time.Time `json:"raised_at,omitempty"`
+	Override    *Override  `json:"override,omitempty"`
+	SignOff     *SignOff   `json:"signoff,omitempty"`
+	Linked      []Linked   `json:"linked,omitempty"` // a person's disputes, or a dispute's persons
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+// Linked is a linked subject as shown beside another.
+type Linked struct {
+	Subject risk.SubjectID `json:"subject"`
+	Level   *risk.Level    `json:"level,omitempty"` // nil: not scored yet
+	Name    string         `json:"name,omitempty"`  // masked
+}
+
+// SignOff is an officer's sign-off to let a subject leave a high level (解除预警).
+type SignOff struct {
+	Officer string     `json:"officer"`
+	Reason  string     `json:"reason"`
+	At      time.Time  `json:"at"`
+	Level   risk.Level `json:"level"` // the level it lets the subject leave
 }
 
 // ErrNotFound is returned for a subject that has never been scored.
 var ErrNotFound = errors.New("subject not found")
 
-// Subject returns a subject's current assessment.
+// Subject returns a subject's current assessment, with its links.
 func (s *Scorer) Subject(ctx context.Context, id risk.SubjectID) (Subject, error) {
 	k := keysOf(id)
 	pipe := s.rdb.Pipeline()
 	state := pipe.HGetAll(ctx, k.state)
 	count := pipe.ZCard(ctx, k.idx)
+	links := pipe.HGetAll(ctx, k.links)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return Subject{}, fmt.Errorf("read subject: %w", err)
 	}
@@ -161,21 +256,73 @@ func (s *Scorer) Subject(ctx context.Context, id risk.SubjectID) (Subject, error
 	out.Name = MaskName(h["name"])
 	out.Weak = h["weak"] == "true"
 	out.Signals = count.Val()
-	ms, _ := strconv.ParseInt(h["updated_ms"], 10, 64)
-	out.UpdatedAt = time.UnixMilli(ms).UTC()
+	out.UpdatedAt = millis(h["updated_ms"])
+	if h["raised_ms"] != "" {
+		t := millis(h["raised_ms"])
+		out.RaisedAt = &t
+	}
+	if h["override"] != "" {
+		var o Override
+		if json.Unmarshal([]byte(h["override"]), &o) == nil {
+			out.Override = &o
+		}
+	}
+	if h["signoff"] != "" {
+		var so SignOff
+		if json.Unmarshal([]byte(h["signoff"]), &so) == nil {
+			out.SignOff = &so
+		}
+	}
+	out.Linked, _ = s.linked(ctx, id, links.Val())
 	return out, nil
 }
 
-// Change is one entry of a subject's level history.
-type Change struct {
-	From        string    `json:"from,omitempty"` // "" for the first assessment
-	To          string    `json:"to"`
-	At          time.Time `json:"at"`
-	Signal      string    `json:"signal,omitempty"`
-	Explanation string    `json:"explanation"`
+// linked reads the level and name of each linked subject, so that a
+// person's colour is visible on their disputes and the other way round.
+func (s *Scorer) linked(ctx context.Context, id risk.SubjectID, links map[string]string) ([]Linked, error) {
+	other := risk.Dispute
+	if id.Kind == risk.Dispute {
+		other = risk.Person
+	}
+	refs := sortedKeys(links)
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(refs))
+	for i, ref := range refs {
+		cmds[i] = pipe.HMGet(ctx, keysOf(risk.SubjectID{Kind: other, Ref: ref}).state, "level", "name")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]Linked, len(refs))
+	for i, ref := range refs {
+		out[i].Subject = risk.SubjectID{Kind: other, Ref: ref}
+		v := cmds[i].Val()
+		if lv, _ := v[0].(string); lv != "" {
+			if l, err := risk.ParseLevel(lv); err == nil {
+				out[i].Level = &l
+			}
+		}
+		if n, _ := v[1].(string); n != "" {
+			out[i].Name = MaskName(n)
+		}
+	}
+	return out, nil
 }
 
-// History returns up to n of a subject's level changes, newest first.
+// Change is one entry of a subject's history: a level change, an override
+// set or cleared, or a sign-off.
+type Change struct {
+	Event       string    `json:"event"`          // level, override, override_cleared, signoff
+	From        string    `json:"from,omitempty"` // "" for the first assessment
+	To          string    `json:"to,omitempty"`
+	At          time.Time `json:"at"`
+	Signal      string    `json:"signal,omitempty"`
+	Officer     string    `json:"officer,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Explanation string    `json:"explanation,omitempty"`
+}
+
+// History returns up to n of a subject's history entries, newest first.
 func (s *Scorer) History(ctx context.Context, id risk.SubjectID, n int64) ([]Change, error) {
 	msgs, err := s.rdb.XRevRangeN(ctx, keysOf(id).history, "+", "-", n).Result()
 	if err != nil {
@@ -184,11 +331,15 @@ func (s *Scorer) History(ctx context.Context, id risk.SubjectID, n int64) ([]Cha
 	out := make([]Change, 0, len(msgs))
 	for _, m := range msgs {
 		str := func(k string) string { v, _ := m.Values[k].(string); return v }
-		ms, _ := strconv.ParseInt(str("at"), 10, 64)
-		out = append(out, Change{From: str("from"), To: str("to"), At: time.UnixMilli(ms).UTC(),
-			Signal: str("signal"), Explanation: str("explanation")})
+		out = append(out, Change{Event: str("event"), From: str("from"), To: str("to"), At: millis(str("at")),
+			Signal: str("signal"), Officer: str("officer"), Reason: str("reason"), Explanation: str("explanation")})
 	}
 	return out, nil
+}
+
+func millis(s string) time.Time {
+	ms, _ := strconv.ParseInt(s, 10, 64)
+	return time.UnixMilli(ms).UTC()
 }
 
 // MaskName keeps a name's first character: "张三丰" → "张**".

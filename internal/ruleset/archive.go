@@ -1,0 +1,70 @@
+package ruleset
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"fengqiao/engine"
+)
+
+// Archive keeps every ruleset that has been in force, by content hash, so
+// that "why was this person orange on 5 March" is answered with that day's
+// rules: each assessment records the hash.
+type Archive struct {
+	rdb redis.UniversalClient
+}
+
+// NewArchive returns the archive kept in rdb.
+func NewArchive(rdb redis.UniversalClient) *Archive { return &Archive{rdb: rdb} }
+
+// Archived is a ruleset as it was in force.
+type Archived struct {
+	Version   string            `json:"version"`
+	Hash      string            `json:"hash"`
+	FirstSeen time.Time         `json:"first_seen"`
+	Files     map[string]string `json:"files"` // base name → content
+}
+
+// ErrUnknownRuleset is returned for a hash never archived.
+var ErrUnknownRuleset = errors.New("no ruleset with that hash")
+
+func archiveKey(hash string) string { return "fq:{rulesets}:" + hash }
+
+// Save archives e's ruleset if it is not yet archived.
+func (a *Archive) Save(ctx context.Context, e *engine.Engine, now time.Time) error {
+	rs := e.Ruleset()
+	files := make(map[string]string, len(rs.Sources))
+	for name, b := range rs.Sources {
+		files[filepath.Base(name)] = string(b)
+	}
+	b, err := json.Marshal(Archived{Version: rs.Version, Hash: rs.Hash, FirstSeen: now, Files: files})
+	if err != nil {
+		return err
+	}
+	if err := a.rdb.SetNX(ctx, archiveKey(rs.Hash), b, 0).Err(); err != nil {
+		return fmt.Errorf("archive ruleset %s: %w", rs.Version, err)
+	}
+	return nil
+}
+
+// Get returns the archived ruleset with the given hash.
+func (a *Archive) Get(ctx context.Context, hash string) (Archived, error) {
+	b, err := a.rdb.Get(ctx, archiveKey(hash)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Archived{}, ErrUnknownRuleset
+	}
+	if err != nil {
+		return Archived{}, fmt.Errorf("read archived ruleset: %w", err)
+	}
+	var out Archived
+	if err := json.Unmarshal(b, &out); err != nil {
+		return Archived{}, fmt.Errorf("decode archived ruleset: %w", err)
+	}
+	return out, nil
+}
