@@ -16,15 +16,20 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		t.Fatalf("openapi.yaml: %v", err)
 	}
 	routes := map[string]string{
-		"/api/v1/signals":                       "post",
-		"/api/v1/subjects/{kind}/{ref}":         "get",
-		"/api/v1/subjects/{kind}/{ref}/history": "get",
-		"/api/v1/subjects/lookup":               "post",
-		"/api/v1/rules":                         "get",
-		"/api/v1/rules/reload":                  "post",
-		"/healthz":                              "get",
-		"/readyz":                               "get",
-		"/metrics":                              "get",
+		"/api/v1/signals":                        "post",
+		"/api/v1/subjects":                       "get",
+		"/api/v1/subjects/{kind}/{ref}":          "get",
+		"/api/v1/subjects/{kind}/{ref}/history":  "get",
+		"/api/v1/subjects/{kind}/{ref}/override": "post",
+		"/api/v1/subjects/{kind}/{ref}/signoff":  "post",
+		"/api/v1/subjects/lookup":                "post",
+		"/api/v1/rescore":                        "post",
+		"/api/v1/rules":                          "get",
+		"/api/v1/rules/reload":                   "post",
+		"/api/v1/rulesets/{hash}":                "get",
+		"/healthz":                               "get",
+		"/readyz":                                "get",
+		"/metrics":                               "get",
 	}
 	for path, method := range routes {
 		if _, ok := doc.Paths[path][method]; !ok {
