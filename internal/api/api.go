@@ -114,30 +114,45 @@ func (s *Server) Register(reg prometheus.Registerer) {
 	reg.MustRegister(s.accepted, s.rejected)
 }
 
+// route is one endpoint: "METHOD /path" and its handler.
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+// routes is every endpoint of the API, in one table.
+func (s *Server) routes() []route {
+	return []route{
+		{"POST /api/v1/signals", s.postSignals},
+		{"GET /api/v1/subjects", s.listSubjects},
+		{"POST /api/v1/subjects/lookup", s.lookupPerson},
+		{"GET /api/v1/subjects/{kind}/{ref}", s.getSubject},
+		{"GET /api/v1/subjects/{kind}/{ref}/history", s.getHistory},
+		{"POST /api/v1/subjects/{kind}/{ref}/override", s.setOverride},
+		{"DELETE /api/v1/subjects/{kind}/{ref}/override", s.clearOverride},
+		{"POST /api/v1/subjects/{kind}/{ref}/signoff", s.signOff},
+		{"POST /api/v1/rescore", s.rescore},
+		{"GET /api/v1/rules", s.getRules},
+		{"POST /api/v1/rules/reload", s.reloadRules},
+		{"GET /api/v1/rulesets/{hash}", s.getRuleset},
+		{"GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/yaml")
+			_, _ = w.Write(openAPI)
+		}},
+		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}},
+		{"GET /readyz", s.readyz},
+		{"GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}).ServeHTTP},
+	}
+}
+
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/signals", s.postSignals)
-	mux.HandleFunc("GET /api/v1/subjects", s.listSubjects)
-	mux.HandleFunc("GET /api/v1/subjects/{kind}/{ref}", s.getSubject)
-	mux.HandleFunc("POST /api/v1/subjects/{kind}/{ref}/override", s.setOverride)
-	mux.HandleFunc("DELETE /api/v1/subjects/{kind}/{ref}/override", s.clearOverride)
-	mux.HandleFunc("POST /api/v1/subjects/{kind}/{ref}/signoff", s.signOff)
-	mux.HandleFunc("POST /api/v1/rescore", s.rescore)
-	mux.HandleFunc("GET /api/v1/rulesets/{hash}", s.getRuleset)
-	mux.HandleFunc("GET /api/v1/subjects/{kind}/{ref}/history", s.getHistory)
-	mux.HandleFunc("POST /api/v1/subjects/lookup", s.lookupPerson)
-	mux.HandleFunc("GET /api/v1/rules", s.getRules)
-	mux.HandleFunc("POST /api/v1/rules/reload", s.reloadRules)
-	mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openAPI)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.pattern, rt.handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: see /api/v1/openapi.yaml", "")
 	})
