@@ -29,6 +29,7 @@ fuzz:
 	$(GO) test ./signals -run XXX -fuzz FuzzDecodeNDJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./jurisdiction -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./signals/ledger -run XXX -fuzz FuzzRead -fuzztime $(FUZZTIME)
 
 ## bench: the engine's benchmarks
 bench:

@@ -24,6 +24,7 @@ const usage = `riskctl — Fengqiao's command-line tool
 Usage:
   riskctl rules lint DIR           check a ruleset: every problem as file:line: rule ID: message
   riskctl send FILE...             send signals (a JSON signal or array per file) to riskd
+  riskctl ingest [flags] FILE      bulk-load a ledger (台账) from CSV, JSONL or XLSX; riskctl ingest -h for the flags
   riskctl subject KIND REF         show a subject's level and why (KIND: person or dispute)
   riskctl history KIND REF         show a subject's level changes
 
@@ -60,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return lint(a[2], stdout, stderr)
 	case len(a) >= 2 && a[0] == "send":
 		err = c.send(a[1:])
+	case len(a) >= 1 && a[0] == "ingest":
+		return ingest(a[1:], c, stdout, stderr)
 	case len(a) == 3 && (a[0] == "subject" || a[0] == "history"):
 		err = c.subject(a[0], a[1], a[2])
 	case len(a) == 1 && (a[0] == "help" || a[0] == "-h"):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"fengqiao/rules"
 )
 
 const fixtureRules = "../../fixtures/rules"
@@ -108,7 +111,12 @@ func TestRulesLintTheFixtures(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d, want 0\n%s", r.code, r)
 	}
-	if want := "ruleset 2026.11-1: 12 rules, 16 features, 2 keyword lists: ok\n"; r.out != want {
+	rs, err := rules.LoadDir(fixtureRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("ruleset %s: %d rules, %d features, %d keyword lists: ok\n", rs.Version, len(rs.Rules), len(rs.Features), len(rs.Keywords))
+	if r.out != want {
 		t.Errorf("stdout = %q, want %q", r.out, want)
 	}
 	if r.errout != "" {

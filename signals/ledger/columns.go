@@ -18,8 +18,8 @@ type Column struct {
 }
 
 // The columns, in the order a ledger usually has them. Field names that are
-// not a Signal's JSON field (names, id_numbers, phones, registered_at,
-// ledger_status, responsible_unit) are explained in docs/ledger.md.
+// not a Signal's JSON field (names, id_numbers, phones, registered_at) are
+// explained in docs/ledger.md.
 var columns = []Column{
 	{Header: "台账编号", Field: "id", Aliases: []string{"id", "编号", "台账号", "ledger_no"}, Required: true,
 		Note: "the signal's id: unique per row; re-importing a row with the same number is a no-op"},
@@ -49,11 +49,11 @@ var columns = []Column{
 	{Header: "联系电话", Field: "phones", Aliases: []string{"phone", "phones", "电话", "手机号"},
 		Note: "phone numbers, one per person, in the same order"},
 	{Header: "persons", Field: "persons", Aliases: nil,
-		Note: "JSONL only: a list of {name, id_number, phone, role}, instead of the three columns above"},
-	{Header: "化解状态", Field: "ledger_status", Aliases: []string{"ledger_status", "状态", "办理状态"},
-		Note: "未化解, 化解中, 已化解 or 已移交; kept as extra field ledger_status"},
+		Note: "a JSON list of {name, id_number, phone, role} (JSONL, or a cell holding that JSON), instead of the three columns above"},
+	{Header: "化解状态", Field: "ledger_status", Aliases: []string{"ledger_status", "状态", "办理状态"}, Required: true,
+		Note: "未化解, 化解中, 已化解 or 已移交"},
 	{Header: "责任单位", Field: "responsible_unit", Aliases: []string{"responsible_unit"},
-		Note: "kept as extra field responsible_unit"},
+		Note: "the unit responsible for resolving it"},
 	{Header: "登记人", Field: "reporter", Aliases: []string{"reporter", "填报人"}},
 	{Header: "source", Field: "source", Aliases: nil,
 		Note: "may be left out; if given, must be ledger"},

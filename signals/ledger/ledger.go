@@ -34,7 +34,7 @@ const (
 
 // Limits on one ledger file.
 const (
-	MaxRows      = 100_000  // data rows
+	MaxRows      = 100_000   // data rows
 	maxFileBytes = 256 << 20 // bytes read from an XLSX or CSV file
 	maxLineBytes = 4 << 20   // bytes on one JSONL line
 )
@@ -61,7 +61,10 @@ type Row struct {
 	// row can be written back as it was.
 	Cells []Cell
 
-	failed map[string]bool // signal fields (JSON roots) whose cells could not be read
+	// failed holds the signal fields whose cells could not be read: JSON
+	// roots ("persons" covers "persons[1].phone"), "=field" for the field
+	// alone, "*" for all.
+	failed map[string]bool
 }
 
 // Cell is one cell of a row, under its column's header as the file gives it.
@@ -87,7 +90,7 @@ func (r *Row) AddSignalErrors(errs ...signals.FieldError) {
 			}
 		}
 		root, _, _ := splitField(field)
-		if r.failed[root] {
+		if r.failed[root] || r.failed["="+field] || r.failed["*"] {
 			continue
 		}
 		r.Errors = append(r.Errors, signals.FieldError{Field: FieldHeader(field), Message: fe.Message})
@@ -157,8 +160,8 @@ func (r *Row) fail(field, header, msg string) {
 
 // cell is a cell on its way to conversion.
 type cell struct {
-	col  int             // index in columns, or -1 (unknown) or -2 (ignored)
-	key  string          // the header or JSON key as given
+	col   int             // index in columns, or -1 (unknown) or -2 (ignored)
+	key   string          // the header or JSON key as given
 	text  string          // the value as text
 	shown string          // the value as a spreadsheet shows it, if not text
 	raw   json.RawMessage // JSONL: the value as sent
@@ -248,7 +251,8 @@ func (c converter) convert(line int, cells []cell) Row {
 
 	if s.ID = text(colID); s.ID == "" {
 		r.fail("id", "台账编号", "is required: the row's ledger number, which makes re-importing it harmless")
-		r.failed["dispute_id"], r.failed["persons"] = true, true // "give a person or a dispute_id" would only repeat it
+		// "dispute_id is required" and "give a person or a dispute_id" would only repeat it.
+		r.failed["dispute_id"], r.failed["=persons"] = true, true
 	}
 	if s.DisputeID = text(colDispute); s.DisputeID == "" {
 		s.DisputeID = s.ID
@@ -301,20 +305,20 @@ func (c converter) convert(line int, cells []cell) Row {
 		r.fail("source", "source", "must be ledger, or be left out: every row of a ledger is a ledger signal")
 	}
 
+	switch v := text(colStatus); {
+	case v == "":
+		r.fail("ledger_status", "化解状态", "is required: one of "+strings.Join(signals.LedgerStatuses, ", "))
+	case !slices.Contains(signals.LedgerStatuses, v):
+		r.fail("ledger_status", "化解状态", "is not a status: use one of "+strings.Join(signals.LedgerStatuses, ", "))
+	default:
+		s.LedgerStatus = v
+	}
+	s.ResponsibleUnit = text(colResp)
+
 	extra := map[string]json.RawMessage{}
-	if v := text(colStatus); v != "" {
-		if !slices.Contains(Statuses, v) {
-			r.fail("ledger_status", "化解状态", "is not a status: use one of "+strings.Join(Statuses, ", "))
-		} else {
-			extra["ledger_status"] = jsonString(v)
-		}
-	}
-	if v := text(colResp); v != "" {
-		extra["responsible_unit"] = jsonString(v)
-	}
 	if occ, reg := text(colOccurred), text(colRegister); occ != "" && reg != "" {
 		if t, err := parseTime(reg, c.serials, c.date1904); err == nil {
-			extra["registered_at"] = jsonString(t.Format("2006-01-02T15:04:05Z07:00"))
+			extra["registered_at"] = jsonString(t.Format(time.RFC3339))
 		}
 	}
 	for i, ce := range cells {
@@ -422,21 +426,24 @@ func (c converter) readPersons(r *Row, got []*cell, text func(int) string) {
 		}
 		return
 	}
-	n := max(len(names), len(ids), len(phones))
+	// Lists align by position; a trailing separator holds the place of a
+	// last person whose value is unknown, so only a list that stops short
+	// of the others is an error.
+	n := max(given(names), given(ids), given(phones))
 	lists := []struct {
 		header string
 		vals   []string
 	}{{"当事人姓名", names}, {"身份证号", ids}, {"联系电话", phones}}
 	longest := lists[0]
 	for _, l := range lists {
-		if len(l.vals) == n {
+		if given(l.vals) == n {
 			longest = l
 			break
 		}
 	}
 	ok := true
 	for _, l := range lists {
-		if len(l.vals) != 0 && len(l.vals) != n {
+		if len(l.vals) != 0 && len(l.vals) < n {
 			r.fail("persons", l.header, fmt.Sprintf("lists %d persons but %s lists %d: give one entry per person in the same order, separated by 、 (leave a gap, as in 张三、、李四, where one is unknown)", len(l.vals), longest.header, n))
 			ok = false
 		}

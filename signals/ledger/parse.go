@@ -113,7 +113,8 @@ func splitTags(s string) []string {
 
 // splitPersons splits a cell listing one value per person. Unlike tags,
 // empty entries are kept, since they hold a person's place: "张三、、李四"
-// gives three entries. An empty cell gives none.
+// gives three entries, and "13900010001、" two, the second unknown. An empty
+// cell gives none.
 func splitPersons(s string) []string {
 	if strings.TrimSpace(s) == "" {
 		return nil
@@ -122,11 +123,18 @@ func splitPersons(s string) []string {
 	for i := range parts {
 		parts[i] = strings.TrimSpace(parts[i])
 	}
-	// A separator at the very end ("张三、李四、") adds no person.
-	for len(parts) > 1 && parts[len(parts)-1] == "" {
-		parts = parts[:len(parts)-1]
-	}
 	return parts
+}
+
+// given is how many entries of a person list count: up to the last that is
+// not empty.
+func given(vals []string) int {
+	for i := len(vals) - 1; i >= 0; i-- {
+		if vals[i] != "" {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 func splitKeep(s string, sep func(rune) bool) []string {
@@ -148,6 +156,3 @@ func isListSep(r rune) bool {
 	}
 	return false
 }
-
-// Statuses are the states a ledger row's dispute can be in (化解状态).
-var Statuses = []string{"未化解", "化解中", "已化解", "已移交"}
