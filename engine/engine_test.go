@@ -53,13 +53,13 @@ func TestDefaultRuleset(t *testing.T) {
 		{"threat in a repeated family dispute is red", person, []Event{
 			{Key: "grid_report:1", Source: risk.GridReport, At: ago(day), Category: "婚姻家庭", Keywords: []string{"threat"}},
 			{Key: "hotline:2", Source: risk.Hotline, At: ago(2 * day), Category: "婚姻家庭", Tags: []string{"三失一偏"}},
-		}, risk.Red, []string{"threat-language", "sanshi-yipian", "family-dispute"}},
-		{"skip-level petition is at least yellow", person, []Event{
+		}, risk.Red, []string{"threat-language", "threat-family", "key-person-extreme", "sanshi-yipian", "family-dispute"}},
+		{"a skip-level petition to the province is at least orange", person, []Event{
 			{Key: "petition:1", Source: risk.Petition, At: ago(10 * day), SkipLevel: true, PetitionLevel: 5},
-		}, risk.Yellow, []string{"skip-level-petition"}},
+		}, risk.Orange, []string{"skip-level-petition", "petition-province"}},
 		{"collective dispute of 40 parties", dispute, []Event{
 			{Key: "ledger:1", Source: risk.Ledger, At: ago(5 * day), PartyCount: 40, Category: "劳动/欠薪", Amount: 1_200_000},
-		}, risk.Red, []string{"collective-dispute", "wage-arrears", "large-amount"}},
+		}, risk.Red, []string{"collective-dispute", "collective-dispute-large", "wage-arrears", "wage-arrears-mass", "large-amount"}},
 		{"person-only rules do not score disputes", dispute, []Event{
 			{Key: "grid_report:1", Source: risk.GridReport, At: ago(day), Tags: []string{"三失一偏"}},
 		}, risk.Green, nil},
@@ -80,7 +80,7 @@ func TestDefaultRuleset(t *testing.T) {
 			if len(a.Errors) > 0 {
 				t.Errorf("rule errors: %v", a.Errors)
 			}
-			if a.RulesetVersion != "2026.11-1" {
+			if a.RulesetVersion != e.Version() {
 				t.Errorf("version = %q", a.RulesetVersion)
 			}
 		})

@@ -18,8 +18,8 @@ import (
 const (
 	fixtures     = "../../fixtures/rules"
 	fixtureFile  = "default.yaml"
-	fixtureVer   = "2026.11-1"
-	fixtureRules = 12
+	fixtureVer   = "2026.11-2"
+	fixtureRules = 37
 )
 
 var (
@@ -103,7 +103,7 @@ func TestLoadTheFixtureRuleset(t *testing.T) {
 	want := `
 # HELP fengqiao_rules_loaded Number of rules in the ruleset in force.
 # TYPE fengqiao_rules_loaded gauge
-fengqiao_rules_loaded 12
+fengqiao_rules_loaded 37
 # HELP fengqiao_rules_last_reload_success_timestamp_seconds When the ruleset in force was loaded.
 # TYPE fengqiao_rules_last_reload_success_timestamp_seconds gauge
 fengqiao_rules_last_reload_success_timestamp_seconds ` + strconv.FormatInt(testNow.Unix(), 10) + `
@@ -134,14 +134,14 @@ func TestLoadFails(t *testing.T) {
 			[]string{"no rules files"}},
 		{"a ruleset that does not parse",
 			func(t *testing.T) string {
-				return rulesDir(t, map[string]string{"default.yaml": edit(t, src, "version: \"2026.11-1\"\n", "")})
+				return rulesDir(t, map[string]string{"default.yaml": edit(t, src, "version: \"2026.11-2\"\n", "")})
 			},
 			[]string{"load ruleset", "default.yaml: version is missing"}},
 		{"a ruleset that does not compile",
 			func(t *testing.T) string {
 				return rulesDir(t, map[string]string{"default.yaml": edit(t, src, "when: features.hotline_7d >= 3", "when: features.nope > 1")})
 			},
-			[]string{"compile ruleset 2026.11-1", "rule hotline-repeat: when: feature \"nope\" is not declared under features"}},
+			[]string{"compile ruleset 2026.11-2", "rule hotline-repeat: when: feature \"nope\" is not declared under features"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := Load(tc.dir(t), discard, prometheus.NewRegistry(), now)
@@ -177,7 +177,7 @@ func TestReload(t *testing.T) {
 	brokenLine := lineOf(t, broken, "features.nope > 1")
 	broken = edit(t, broken, "score: 'features.family_30d >= 2 ? 25 : 10'", "score: '\"ten\"'")
 	scoreLine := lineOf(t, broken, `"ten"`)
-	bumped := edit(t, src, `version: "2026.11-1"`, `version: "2026.11-2"`)
+	bumped := edit(t, src, `version: "2026.11-2"`, `version: "2026.11-3"`)
 	for i, step := range []struct {
 		name        string
 		text        string
@@ -191,7 +191,7 @@ func TestReload(t *testing.T) {
 			name: "a broken ruleset is refused with every problem at file:line",
 			text: broken,
 			wantErr: []string{
-				"compile ruleset 2026.11-1:",
+				"compile ruleset 2026.11-2:",
 				path + ":" + strconv.Itoa(scoreLine) + ": rule family-dispute: score: expected float64, but got string",
 				path + ":" + strconv.Itoa(brokenLine) + ": rule hotline-repeat: when: feature \"nope\" is not declared under features",
 			},
@@ -200,17 +200,17 @@ func TestReload(t *testing.T) {
 		{
 			name:        "a good ruleset with a new version replaces the one in force",
 			text:        bumped,
-			wantVersion: "2026.11-2", success: 2, failure: 1,
+			wantVersion: "2026.11-3", success: 2, failure: 1,
 		},
 		{
 			name:    "a file that is not YAML is refused",
 			text:    "version: [\n",
-			wantErr: []string{"load ruleset:", path + ":1: "}, wantVersion: "2026.11-2", wantSame: true, success: 2, failure: 2,
+			wantErr: []string{"load ruleset:", path + ":1: "}, wantVersion: "2026.11-3", wantSame: true, success: 2, failure: 2,
 		},
 		{
 			name:        "the same ruleset again is a success with a fresh engine",
 			text:        bumped,
-			wantVersion: "2026.11-2", success: 3, failure: 2,
+			wantVersion: "2026.11-3", success: 3, failure: 2,
 		},
 	} {
 		t.Run(step.name, func(t *testing.T) {
@@ -247,9 +247,9 @@ func TestReload(t *testing.T) {
 		t.Errorf("the first engine changed its version to %q", first.Version())
 	}
 	for _, want := range []string{
-		`msg="ruleset loaded" version=2026.11-1 rules=12`,
-		`level=ERROR msg="ruleset reload failed; the previous ruleset stays in force" version=2026.11-1`,
-		`msg="ruleset reloaded" version=2026.11-2 previous=2026.11-1`,
+		`msg="ruleset loaded" version=2026.11-2 rules=37`,
+		`level=ERROR msg="ruleset reload failed; the previous ruleset stays in force" version=2026.11-2`,
+		`msg="ruleset reloaded" version=2026.11-3 previous=2026.11-2`,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the log does not contain %q:\n%s", want, logs.String())
@@ -292,7 +292,7 @@ func TestReloadMetrics(t *testing.T) {
 	if start < 0 {
 		t.Fatal("the fixture no longer has rule frequent-reports")
 	}
-	write(t, dir, fixtureFile, edit(t, src[:start], `version: "2026.11-1"`, `version: "2026.11-2"`))
+	write(t, dir, fixtureFile, edit(t, src[:start], `version: "2026.11-2"`, `version: "2026.11-3"`))
 	at = testNow.Add(2 * time.Hour)
 	if err := l.Reload(); err != nil {
 		t.Fatalf("Reload: %v", err)
