@@ -37,7 +37,10 @@ type Record struct {
 // PersonRef is a person as a record names them: a keyed reference, never the
 // ID or phone number.
 type PersonRef struct {
-	Ref  string `json:"ref"`
+	Ref string `json:"ref"`
+	// Sealed is the person's ID number and phone, encrypted by the caller
+	// (opaque here), for the few roles that may read them back.
+	Sealed string `json:"sealed,omitempty"`
 	Weak bool   `json:"weak,omitempty"` // known by name + phone only
 	Name string `json:"name,omitempty"`
 	Role string `json:"role,omitempty"`

@@ -27,9 +27,12 @@ Usage:
   riskctl ingest [flags] FILE      bulk-load a ledger (台账) from CSV, JSONL or XLSX; riskctl ingest -h for the flags
   riskctl subject KIND REF         show a subject's level and why (KIND: person or dispute)
   riskctl history KIND REF         show a subject's level changes
+  riskctl audit verify             check the audit log's hash chain, here and on riskd; exit 1 at a break
+  riskctl audit show [flags]       list audit entries, newest first; riskctl audit show -h for the flags
 
 Flags for the commands that talk to riskd:
   -server URL                      riskd's address (env FENGQIAO_SERVER, default http://127.0.0.1:8080)
+  env FENGQIAO_TOKEN               an API token, sent to riskd as Authorization: Bearer TOKEN
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
@@ -53,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if *server == "" {
 		*server = "http://127.0.0.1:8080"
 	}
-	c := &client{base: strings.TrimRight(*server, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout}
+	c := &client{base: strings.TrimRight(*server, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout, token: getenv("FENGQIAO_TOKEN")}
 	a := fs.Args()
 	var err error
 	switch {
@@ -65,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return ingest(a[1:], c, stdout, stderr)
 	case len(a) == 3 && (a[0] == "subject" || a[0] == "history"):
 		err = c.subject(a[0], a[1], a[2])
+	case len(a) >= 1 && a[0] == "audit":
+		return runAudit(a[1:], c, stdout, stderr)
 	case len(a) == 1 && (a[0] == "help" || a[0] == "-h"):
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -102,9 +107,10 @@ func lint(dir string, stdout, stderr io.Writer) int {
 }
 
 type client struct {
-	base string
-	http *http.Client
-	out  io.Writer
+	base  string
+	http  *http.Client
+	out   io.Writer
+	token string // sent as a bearer token when set
 }
 
 func (c *client) do(method, path string, body []byte) (int, []byte, error) {
@@ -113,6 +119,9 @@ func (c *client) do(method, path string, body []byte) (int, []byte, error) {
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("riskd at %s is not reachable: %w", c.base, err)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -49,6 +50,14 @@ func run() error {
 		return err
 	}
 	defer a.Close()
+	if a.DemoToken != "" {
+		// The secret goes to a file only its owner can read, never to the log.
+		path := filepath.Join(os.TempDir(), "fengqiao-demo-token")
+		if err := os.WriteFile(path, []byte(a.DemoToken+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write the demo token: %w", err)
+		}
+		log.Warn("demo admin token for the embedded store written to "+path+": export FENGQIAO_TOKEN=$(cat "+path+")", "path", path)
+	}
 	if a.Embedded() && cfg.DemoSignals != "" {
 		n, err := a.LoadDemoSignals(ctx, cfg.DemoSignals)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"fengqiao/engine"
+	"fengqiao/internal/auth"
+	"fengqiao/internal/pii"
 	"fengqiao/internal/ruleset"
 	"fengqiao/internal/scoring"
 	"fengqiao/jurisdiction"
@@ -63,6 +66,7 @@ type Archive interface {
 type Units interface {
 	Unit(code string) (jurisdiction.Unit, bool)
 	Contains(ancestor, code string) bool
+	Root() jurisdiction.Unit
 }
 
 // Check is one readiness check. It returns a detail to show beside "ok",
@@ -81,13 +85,28 @@ type Server struct {
 	Rules     Rules
 	Archive   Archive
 	Units     Units
+	Auth      Authenticator
+	Tokens    Tokens
+	Audit     Auditor
+	AuditLog  AuditLog
+	Sealer    Sealer
 	Checks    []Check
 	Gatherer  prometheus.Gatherer
 	Log       *slog.Logger
 	Now       func() time.Time
+	// RateLimit is the requests per second each token may make (bursts of
+	// ten times as many); zero means no limit.
+	RateLimit float64
 
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	limiter  *limiter
+}
+
+// Sealer encrypts what must be read back (ID numbers, phones) and opens it.
+type Sealer interface {
+	Seal(plaintext string) string
+	Open(sealed string) (string, error)
 }
 
 // Register registers the API's metrics.
@@ -114,49 +133,71 @@ func (s *Server) Register(reg prometheus.Registerer) {
 	reg.MustRegister(s.accepted, s.rejected)
 }
 
-// route is one endpoint: "METHOD /path" and its handler.
+// route is one endpoint: "METHOD /path", who may call it (nil: anyone,
+// without a token) and its handler.
 type route struct {
 	pattern string
+	roles   []auth.Role
 	handler http.HandlerFunc
 }
 
-// routes is every endpoint of the API, in one table.
+// routes is every endpoint of the API and who may call it, in one table.
 func (s *Server) routes() []route {
 	return []route{
-		{"POST /api/v1/signals", s.postSignals},
-		{"GET /api/v1/subjects", s.listSubjects},
-		{"POST /api/v1/subjects/lookup", s.lookupPerson},
-		{"GET /api/v1/subjects/{kind}/{ref}", s.getSubject},
-		{"GET /api/v1/subjects/{kind}/{ref}/history", s.getHistory},
-		{"POST /api/v1/subjects/{kind}/{ref}/override", s.setOverride},
-		{"DELETE /api/v1/subjects/{kind}/{ref}/override", s.clearOverride},
-		{"POST /api/v1/subjects/{kind}/{ref}/signoff", s.signOff},
-		{"POST /api/v1/rescore", s.rescore},
-		{"GET /api/v1/rules", s.getRules},
-		{"POST /api/v1/rules/reload", s.reloadRules},
-		{"GET /api/v1/rulesets/{hash}", s.getRuleset},
-		{"GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		{"POST /api/v1/signals", senders, s.postSignals},
+		{"GET /api/v1/subjects", readers, s.listSubjects},
+		{"POST /api/v1/subjects/lookup", readers, s.lookupPerson},
+		{"GET /api/v1/subjects/{kind}/{ref}", readers, s.getSubject},
+		{"GET /api/v1/subjects/{kind}/{ref}/history", readers, s.getHistory},
+		{"POST /api/v1/subjects/{kind}/{ref}/override", officers, s.setOverride},
+		{"DELETE /api/v1/subjects/{kind}/{ref}/override", officers, s.clearOverride},
+		{"POST /api/v1/subjects/{kind}/{ref}/signoff", officers, s.signOff},
+		{"POST /api/v1/rescore", sweepers, s.rescore},
+		{"GET /api/v1/rules", readers, s.getRules},
+		{"POST /api/v1/rules/reload", adminOnly, s.reloadRules},
+		{"GET /api/v1/rulesets/{hash}", readers, s.getRuleset},
+		{"GET /api/v1/tokens", adminOnly, s.listTokens},
+		{"POST /api/v1/tokens", adminOnly, s.createToken},
+		{"DELETE /api/v1/tokens/{id}", adminOnly, s.revokeToken},
+		{"GET /api/v1/whoami", auth.Roles, s.whoami},
+		{"GET /api/v1/audit", adminOnly, s.listAudit},
+		{"GET /api/v1/audit/verify", adminOnly, s.verifyAudit},
+		{"GET /api/v1/openapi.yaml", public, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
 			_, _ = w.Write(openAPI)
 		}},
-		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		{"GET /healthz", public, func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},
-		{"GET /readyz", s.readyz},
-		{"GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}).ServeHTTP},
+		{"GET /readyz", public, s.readyz},
+		{"GET /metrics", public, promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}).ServeHTTP},
 	}
 }
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler {
+	s.limiter = newLimiter(s.RateLimit, 10*s.RateLimit)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.HandleFunc(rt.pattern, rt.handler)
+		mux.HandleFunc(rt.pattern, s.guard(rt.roles, rt.handler))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: see /api/v1/openapi.yaml", "")
 	})
-	return s.logRequests(mux)
+	return s.logRequests(securityHeaders(mux))
+}
+
+// securityHeaders tells browsers to treat answers as data only.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
@@ -186,6 +227,9 @@ func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
 			prefix = "[" + strconv.Itoa(i) + "]."
 		}
 		errs := s.Validator.Validate(&sigs[i], prefix)
+		if u := sigs[i].Unit; u != "" && len(errs) == 0 && !s.inScope(r, u) {
+			errs = append(errs, signals.FieldError{Field: prefix + "unit", Message: "is outside your jurisdiction: a token sends signals only for its own unit and the units under it"})
+		}
 		if j, dup := seen[sigs[i].Key()]; dup && sigs[i].ID != "" {
 			errs = append(errs, signals.FieldError{Field: prefix + "id", Message: "repeats the source and id of signal [" + strconv.Itoa(j) + "] in this batch"})
 		}
@@ -212,6 +256,7 @@ func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
 	recs := make([]signals.Record, len(sigs))
 	for i := range sigs {
 		recs[i] = s.Pseudo.Record(&sigs[i], now)
+		s.seal(&sigs[i], &recs[i])
 	}
 	fresh, err := s.Signals.Append(r.Context(), recs)
 	if err != nil {
@@ -241,37 +286,109 @@ func subjectID(w http.ResponseWriter, r *http.Request) (risk.SubjectID, bool) {
 	return id, true
 }
 
-func (s *Server) getSubject(w http.ResponseWriter, r *http.Request) {
+// subjectInScope reads a subject the caller may see. A subject outside the
+// caller's subtree is answered exactly like one that does not exist, so that
+// existence does not leak.
+func (s *Server) subjectInScope(w http.ResponseWriter, r *http.Request) (scoring.Subject, bool) {
 	id, ok := subjectID(w, r)
 	if !ok {
-		return
+		return scoring.Subject{}, false
 	}
 	subj, err := s.Subjects.Subject(r.Context(), id)
-	if errors.Is(err, scoring.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no such subject: it has not been scored yet", "")
-		return
+	if errors.Is(err, scoring.ErrNotFound) || (err == nil && !s.inScope(r, subj.Unit)) {
+		writeError(w, http.StatusNotFound, "no such subject in your jurisdiction", "")
+		return scoring.Subject{}, false
 	}
 	if err != nil {
 		s.internalError(w, "read subject", err)
-		return
+		return scoring.Subject{}, false
 	}
-	writeJSON(w, http.StatusOK, subj)
+	return subj, true
 }
 
-func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
-	id, ok := subjectID(w, r)
+// Identity is a person's ID number and phone as the API shows them: masked,
+// unless the caller's role may read them and asked to (?reveal=true), which
+// is audited.
+type Identity struct {
+	IDNumber string `json:"id_number,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	Masked   bool   `json:"masked"`
+}
+
+// subjectView is a subject as the API answers it.
+type subjectView struct {
+	scoring.Subject
+	Identity *Identity `json:"identity,omitempty"`
+}
+
+func (s *Server) getSubject(w http.ResponseWriter, r *http.Request) {
+	subj, ok := s.subjectInScope(w, r)
 	if !ok {
 		return
 	}
-	n := int64(100)
-	if v := r.URL.Query().Get("limit"); v != "" {
-		var err error
-		if n, err = strconv.ParseInt(v, 10, 64); err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 1000", "limit")
+	view := subjectView{Subject: subj}
+	if subj.Sealed != "" {
+		reveal, _ := strconv.ParseBool(r.URL.Query().Get("reveal"))
+		p := principal(r)
+		if reveal && !slices.Contains(revealers, p.Role) {
+			writeError(w, http.StatusForbidden, "the role "+string(p.Role)+" may not read ID numbers and phones", "reveal")
 			return
 		}
+		if reveal {
+			if err := s.Audit.Record(r.Context(), p, "pii.read", subj.Assessment.Subject.String(), "查看身份证号和电话"); err != nil {
+				s.internalError(w, "record the read in the audit log", err)
+				return
+			}
+		}
+		view.Identity = s.identity(subj.Sealed, reveal)
 	}
-	h, err := s.Subjects.History(r.Context(), id, n)
+	writeJSON(w, http.StatusOK, view)
+}
+
+// seal encrypts a signal's persons' ID numbers and phones onto its record,
+// for the roles that may read them back.
+func (s *Server) seal(sig *signals.Signal, rec *signals.Record) {
+	for _, p := range sig.Persons {
+		if p.IDNumber == "" && p.Phone == "" {
+			continue
+		}
+		b, _ := json.Marshal(Identity{IDNumber: strings.ToUpper(p.IDNumber), Phone: p.Phone})
+		ref := s.Pseudo.PersonRef(p.IDNumber)
+		if p.IDNumber == "" {
+			ref = s.Pseudo.WeakRef(p.Name, p.Phone)
+		}
+		for j := range rec.Persons {
+			if rec.Persons[j].Ref == ref && rec.Persons[j].Sealed == "" {
+				rec.Persons[j].Sealed = s.Sealer.Seal(string(b))
+			}
+		}
+	}
+}
+
+func (s *Server) identity(sealed string, reveal bool) *Identity {
+	plain, err := s.Sealer.Open(sealed)
+	var id Identity
+	if err != nil || json.Unmarshal([]byte(plain), &id) != nil {
+		s.Log.Warn("a stored identity cannot be decrypted; check the data keys", "err", err)
+		return &Identity{Masked: true}
+	}
+	if !reveal {
+		id = Identity{IDNumber: pii.MaskIDNumber(id.IDNumber), Phone: pii.MaskPhone(id.Phone), Masked: true}
+	}
+	return &id
+}
+
+func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
+	n, ok := intParam(w, r.URL.Query().Get("limit"), "limit", 100, 1, 1000)
+	if !ok {
+		return
+	}
+	subj, ok := s.subjectInScope(w, r)
+	if !ok {
+		return
+	}
+	id := subj.Assessment.Subject
+	h, err := s.Subjects.History(r.Context(), id, int64(n))
 	if err != nil {
 		s.internalError(w, "read level history", err)
 		return
@@ -322,7 +439,15 @@ func (s *Server) getRules(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reloadRules(w http.ResponseWriter, r *http.Request) {
-	if err := s.Rules.Reload(); err != nil {
+	err := s.Rules.Reload()
+	detail := "重新加载规则: " + s.Rules.Engine().Version()
+	if err != nil {
+		detail = "重新加载规则失败, 仍用 " + s.Rules.Engine().Version()
+	}
+	if aerr := s.Audit.Record(r.Context(), principal(r), "rules.reload", "", detail); aerr != nil {
+		s.Log.Error("audit a rules reload", "err", aerr)
+	}
+	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
 			"error":   "the ruleset was not reloaded; the previous one stays in force",
 			"details": err.Error(),

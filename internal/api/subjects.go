@@ -37,13 +37,15 @@ func (s *Server) listSubjects(w http.ResponseWriter, r *http.Request) {
 		}
 		bq.MinLevel = l
 	}
+	root := principal(r).Unit
 	if v := q.Get("unit"); v != "" {
-		if _, ok := s.Units.Unit(v); !ok {
-			writeError(w, http.StatusBadRequest, "unit is not a unit code of the jurisdiction", "unit")
+		if _, ok := s.Units.Unit(v); !ok || !s.inScope(r, v) {
+			writeError(w, http.StatusNotFound, "no such unit in your jurisdiction", "unit")
 			return
 		}
-		bq.InScope = func(code string) bool { return s.Units.Contains(v, code) }
+		root = v
 	}
+	bq.InScope = func(code string) bool { return s.Units.Contains(root, code) }
 	var ok bool
 	if bq.Limit, ok = intParam(w, q.Get("limit"), "limit", 50, 1, 500); !ok {
 		return
@@ -99,10 +101,11 @@ func decodeAct(w http.ResponseWriter, r *http.Request) (officerAct, bool) {
 }
 
 func (s *Server) setOverride(w http.ResponseWriter, r *http.Request) {
-	id, ok := subjectID(w, r)
+	subj, ok := s.subjectInScope(w, r)
 	if !ok {
 		return
 	}
+	id := subj.Assessment.Subject
 	a, ok := decodeAct(w, r)
 	if !ok {
 		return
@@ -121,50 +124,62 @@ func (s *Server) setOverride(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	got, err := s.Subjects.SetOverride(r.Context(), id, engine.Override{Level: level, Officer: a.Officer, Reason: a.Reason, Until: until})
-	s.answerAct(w, id, got, err, "set the override")
+	s.answerAct(w, r, id, got, err, "subject.override", "人工调整为"+level.Chinese()+", 至"+until.Format(time.RFC3339)+", 决定人 "+a.Officer+", 理由: "+a.Reason)
 }
 
 func (s *Server) clearOverride(w http.ResponseWriter, r *http.Request) {
-	id, ok := subjectID(w, r)
+	subj, ok := s.subjectInScope(w, r)
 	if !ok {
 		return
 	}
+	id := subj.Assessment.Subject
 	a, ok := decodeAct(w, r)
 	if !ok {
 		return
 	}
 	got, err := s.Subjects.ClearOverride(r.Context(), id, a.Officer, a.Reason)
-	s.answerAct(w, id, got, err, "end the override")
+	s.answerAct(w, r, id, got, err, "subject.override_clear", "结束人工调整, 决定人 "+a.Officer+", 理由: "+a.Reason)
 }
 
 func (s *Server) signOff(w http.ResponseWriter, r *http.Request) {
-	id, ok := subjectID(w, r)
+	subj, ok := s.subjectInScope(w, r)
 	if !ok {
 		return
 	}
+	id := subj.Assessment.Subject
 	a, ok := decodeAct(w, r)
 	if !ok {
 		return
 	}
 	got, err := s.Subjects.SignOff(r.Context(), id, a.Officer, a.Reason)
-	s.answerAct(w, id, got, err, "record the sign-off")
+	s.answerAct(w, r, id, got, err, "subject.signoff", "解除预警签字 "+a.Officer+", 理由: "+a.Reason)
 }
 
-func (s *Server) answerAct(w http.ResponseWriter, id risk.SubjectID, level risk.Level, err error, what string) {
+// answerAct answers an officer's act on a subject and, when it was done,
+// records it in the audit log.
+func (s *Server) answerAct(w http.ResponseWriter, r *http.Request, id risk.SubjectID, level risk.Level, err error, action, detail string) {
 	var invalid *scoring.InvalidError
+	if err == nil {
+		if aerr := s.Audit.Record(r.Context(), principal(r), action, id.String(), detail+"; 现为"+level.Chinese()); aerr != nil {
+			s.Log.Error("audit an act on a subject", "action", action, "err", aerr)
+		}
+	}
 	switch {
 	case errors.Is(err, scoring.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no such subject: it has not been scored yet", "")
 	case errors.As(err, &invalid):
 		writeError(w, http.StatusBadRequest, invalid.Msg, "")
 	case err != nil:
-		s.internalError(w, what, err)
+		s.internalError(w, "record the "+action, err)
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"subject": id, "level": level})
 	}
 }
 
 func (s *Server) rescore(w http.ResponseWriter, r *http.Request) {
+	if err := s.Audit.Record(r.Context(), principal(r), "subjects.rescore", "", "重新评分"); err != nil {
+		s.Log.Error("audit a re-score", "err", err)
+	}
 	res, err := s.Subjects.Sweep(r.Context())
 	if err != nil {
 		s.internalError(w, "re-score subjects", err)

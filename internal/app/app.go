@@ -24,7 +24,10 @@ import (
 	"fengqiao/alerts"
 	"fengqiao/engine"
 	"fengqiao/internal/api"
+	"fengqiao/internal/audit"
+	"fengqiao/internal/auth"
 	"fengqiao/internal/config"
+	"fengqiao/internal/pii"
 	"fengqiao/internal/ruleset"
 	"fengqiao/internal/scoring"
 	"fengqiao/jurisdiction"
@@ -50,6 +53,11 @@ type App struct {
 	api      *api.Server
 	pseudo   *signals.Pseudonymizer
 	archive  *ruleset.Archive
+	tokens   *auth.Store
+	audit    *audit.Log
+	sealer   *pii.Sealer
+	// DemoToken is the admin secret made for the embedded demo store, "" otherwise.
+	DemoToken string
 	// watchEvery is how often the rules directory is checked for changes.
 	watchEvery time.Duration
 }
@@ -97,18 +105,41 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	if a.pseudo, err = signals.NewPseudonymizer(key); err != nil {
 		return nil, err
 	}
+	if cfg.DataKeys != "" {
+		if a.sealer, err = pii.ParseKeys(cfg.DataKeys); err != nil {
+			return nil, err
+		}
+	} else {
+		a.sealer = pii.NewRandom() // only the embedded store gets here: Validate requires keys with a real Redis
+	}
+	a.audit = audit.New(a.rdb, now)
 	if a.tree, err = jurisdiction.Load(cfg.Jurisdiction); err != nil {
 		return nil, fmt.Errorf("load jurisdiction:\n%w", err)
 	}
 	a.log.Info("jurisdiction loaded", "units", a.tree.Len(), "root", a.tree.Root().Name)
+	if a.tokens, err = auth.NewStore(a.rdb, now, cfg.BootstrapToken, a.tree.Root().Code); err != nil {
+		return nil, err
+	}
+	if a.embedded != nil && cfg.BootstrapToken == "" {
+		_, a.DemoToken, err = a.tokens.Create(ctx, "演示管理员", auth.Admin, a.tree.Root().Code, "riskd")
+		if err != nil {
+			return nil, err
+		}
+	}
 	if a.rules, err = ruleset.Load(cfg.RulesDir, log.With("component", "rules"), a.reg, now); err != nil {
 		return nil, err
 	}
 
 	a.archive = ruleset.NewArchive(a.rdb)
 	a.rules.OnLoad(func(e *engine.Engine) {
-		if err := a.archive.Save(context.WithoutCancel(ctx), e, now()); err != nil {
+		ctx := context.WithoutCancel(ctx)
+		if err := a.archive.Save(ctx, e, now()); err != nil {
 			a.log.Error("archive ruleset", "err", err)
+		}
+		rs := e.Ruleset()
+		if err := (auditor{a.audit}).Record(ctx, systemPrincipal, "rules.load", "ruleset/"+rs.Hash,
+			fmt.Sprintf("规则集 %s 生效 (%d 条规则)", rs.Version, len(rs.Rules))); err != nil {
+			a.log.Error("audit a ruleset load", "err", err)
 		}
 	})
 
@@ -138,14 +169,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 			Categories: cfg.Categories,
 			Now:        now,
 		},
-		Pseudo:   a.pseudo,
-		Subjects: a.scorer,
-		Rules:    a.rules,
-		Archive:  a.archive,
-		Units:    a.tree,
-		Gatherer: a.reg,
-		Log:      log.With("component", "api"),
-		Now:      now,
+		Pseudo:    a.pseudo,
+		Subjects:  a.scorer,
+		Rules:     a.rules,
+		Archive:   a.archive,
+		Units:     a.tree,
+		Auth:      a.tokens,
+		Tokens:    a.tokens,
+		Audit:     auditor{a.audit},
+		AuditLog:  a.audit,
+		Sealer:    a.sealer,
+		RateLimit: cfg.RateLimit,
+		Gatherer:  a.reg,
+		Log:       log.With("component", "api"),
+		Now:       now,
 		Checks: []api.Check{
 			{Name: "redis", Fn: func(ctx context.Context) (string, error) { return "", a.rdb.Ping(ctx).Err() }},
 			{Name: "rules", Fn: func(context.Context) (string, error) {
@@ -186,7 +223,15 @@ func (a *App) Embedded() bool { return a.embedded != nil }
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Add(2)
@@ -232,4 +277,17 @@ func (a *App) Close() {
 	if a.embedded != nil {
 		a.embedded.Close()
 	}
+}
+
+// systemPrincipal is riskd itself, for acts no token asked for.
+var systemPrincipal = auth.Principal{TokenID: "system", Name: "riskd", Role: auth.System}
+
+// auditor writes the API's and the daemon's acts to the audit log, masking
+// anything in the free text that looks like an ID or phone number.
+type auditor struct{ log *audit.Log }
+
+func (a auditor) Record(ctx context.Context, p auth.Principal, action, subject, detail string) error {
+	_, err := a.log.Append(ctx, audit.Entry{Actor: p.TokenID, Role: string(p.Role), Unit: p.Unit,
+		Action: action, Subject: subject, Detail: signals.MaskNumbers(detail)})
+	return err
 }

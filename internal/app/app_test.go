@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,10 +25,35 @@ func (c *clock) Now() time.Time { return c.t }
 
 // daemon runs the whole daemon in-process against real Redis on a free port.
 type daemon struct {
-	base string
-	app  *App
-	stop func()
+	base  string
+	app   *App
+	stop  func()
+	token string      // sent with every request by do: the bootstrap admin's
+	logs  *syncBuffer // everything the daemon logged
 }
+
+// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const (
+	bootstrapToken = "bootstrap-admin-secret-for-the-tests-0123456789"
+	testDataKeys   = "k1=YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="
+)
 
 func startDaemon(t *testing.T, now func() time.Time) *daemon {
 	t.Helper()
@@ -42,7 +68,11 @@ func startDaemonOn(t *testing.T, redisURL, name string, now func() time.Time) *d
 	cfg.RulesDir = "../../fixtures/rules"
 	cfg.RedisURL = redisURL
 	cfg.PIIKey = "test-key-of-at-least-16-bytes"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.DataKeys = testDataKeys
+	cfg.BootstrapToken = bootstrapToken
+	cfg.RateLimit = 0
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := New(ctx, cfg, log, now)
 	if err != nil {
@@ -55,7 +85,12 @@ func startDaemonOn(t *testing.T, redisURL, name string, now func() time.Time) *d
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, ln) }()
-	d := &daemon{base: "http://" + ln.Addr().String(), app: a}
+	d := &daemon{base: "http://" + ln.Addr().String(), app: a, token: bootstrapToken, logs: logs}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the daemon logged:\n%s", logs.String())
+		}
+	})
 	d.stop = func() {
 		cancel()
 		select {
@@ -78,8 +113,17 @@ func startDaemonOn(t *testing.T, redisURL, name string, now func() time.Time) *d
 
 func (d *daemon) do(t *testing.T, method, path, body string) (int, map[string]any) {
 	t.Helper()
+	return d.doAs(t, d.token, method, path, body)
+}
+
+// doAs calls the API with token ("" for none).
+func (d *daemon) doAs(t *testing.T, token, method, path, body string) (int, map[string]any) {
+	t.Helper()
 	req, _ := http.NewRequest(method, d.base+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +325,7 @@ func TestSubjectsLookupAndRules(t *testing.T) {
 		{"lookup by name and phone", "POST", "/api/v1/subjects/lookup", `{"name": "赵某", "phone": "138-0000-0000"}`, 200, "subject"},
 		{"lookup with a bad check digit", "POST", "/api/v1/subjects/lookup", `{"id_number": "990101197803152318"}`, 400, "check digit is wrong"},
 		{"lookup with nothing", "POST", "/api/v1/subjects/lookup", `{}`, 400, "give both name and phone"},
-		{"unknown subject", "GET", "/api/v1/subjects/person/Pnope", "", 404, "has not been scored"},
+		{"unknown subject", "GET", "/api/v1/subjects/person/Pnope", "", 404, "no such subject in your jurisdiction"},
 		{"unknown kind", "GET", "/api/v1/subjects/company/x", "", 400, "unknown subject kind"},
 		{"bad history limit", "GET", "/api/v1/subjects/person/Px/history?limit=0", "", 400, "limit must be"},
 		{"the ruleset in force", "GET", "/api/v1/rules", "", 200, "rules"},
@@ -354,6 +398,7 @@ func TestRedisDownAnswers503(t *testing.T) {
 	d := startDaemonOn(t, srv.URL, "test", clk.Now)
 	srv.Stop()
 	req, _ := http.NewRequest("POST", d.base+"/api/v1/signals", strings.NewReader(threatSignal))
+	req.Header.Set("Authorization", "Bearer "+d.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -404,9 +449,9 @@ func TestBoardOverrideAndRulesets(t *testing.T) {
 	if n := count("kind=dispute"); n != 1 {
 		t.Errorf("dispute board: %v", n)
 	}
-	for _, bad := range []string{"min_level=purple", "unit=123", "kind=x", "limit=0"} {
-		if code, _ := d.do(t, "GET", "/api/v1/subjects?"+bad, ""); code != 400 {
-			t.Errorf("board %s: %d, want 400", bad, code)
+	for bad, want := range map[string]int{"min_level=purple": 400, "kind=x": 400, "limit=0": 400, "unit=123": 404} {
+		if code, _ := d.do(t, "GET", "/api/v1/subjects?"+bad, ""); code != want {
+			t.Errorf("board %s: %d, want %d", bad, code, want)
 		}
 	}
 

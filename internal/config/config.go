@@ -35,6 +35,16 @@ type Config struct {
 	// (env FENGQIAO_PII_KEY gives the key itself).
 	PIIKeyFile string `yaml:"pii_key_file"`
 	PIIKey     string `yaml:"-"`
+	// DataKeys are the AES-256 keys that encrypt what must be read back (ID
+	// numbers, phones), as "id=base64,id=base64…", the last one current (env
+	// FENGQIAO_DATA_KEYS only: keys never go in files next to the config).
+	DataKeys string `yaml:"-"`
+	// BootstrapToken is an admin secret for first start, valid at the root of
+	// the jurisdiction (env FENGQIAO_BOOTSTRAP_TOKEN only).
+	BootstrapToken string `yaml:"-"`
+	// RateLimit is the requests per second each token may make (bursts of ten
+	// times as many); 0 means no limit.
+	RateLimit float64 `yaml:"rate_limit"`
 	// Categories is the controlled list of dispute categories.
 	Categories []string `yaml:"categories"`
 	// Consumer names this instance in the signal consumer group (default:
@@ -58,6 +68,7 @@ func Default() Config {
 		Categories:          slices.Clone(signals.DefaultCategories),
 		LogLevel:            "info",
 		SignalKeepDays:      400,
+		RateLimit:           50,
 		StreamRetentionDays: 30,
 	}
 }
@@ -99,10 +110,12 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 	}
 	for env, p := range map[string]*string{
-		"FENGQIAO_LISTEN":    &c.Listen,
-		"REDIS_URL":          &c.RedisURL,
-		"FENGQIAO_PII_KEY":   &c.PIIKey,
-		"FENGQIAO_LOG_LEVEL": &c.LogLevel,
+		"FENGQIAO_LISTEN":          &c.Listen,
+		"REDIS_URL":                &c.RedisURL,
+		"FENGQIAO_PII_KEY":         &c.PIIKey,
+		"FENGQIAO_LOG_LEVEL":       &c.LogLevel,
+		"FENGQIAO_DATA_KEYS":       &c.DataKeys,
+		"FENGQIAO_BOOTSTRAP_TOKEN": &c.BootstrapToken,
 	} {
 		if v := getenv(env); v != "" {
 			*p = v
@@ -141,6 +154,15 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL != "" && c.PIIKey == "" {
 		errs = append(errs, errors.New("a personal-data key is required with a real Redis: set FENGQIAO_PII_KEY or pii_key_file (at least 16 bytes, kept secret and never changed)"))
+	}
+	if c.RedisURL != "" && c.DataKeys == "" {
+		errs = append(errs, errors.New("data keys are required with a real Redis: set FENGQIAO_DATA_KEYS to id=base64key (32 random bytes, e.g. k1=$(openssl rand -base64 32))"))
+	}
+	if c.BootstrapToken != "" && len(c.BootstrapToken) < 32 {
+		errs = append(errs, errors.New("FENGQIAO_BOOTSTRAP_TOKEN must be at least 32 characters"))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, errors.New("rate_limit: must be 0 (no limit) or more"))
 	}
 	if c.PIIKey != "" && len(c.PIIKey) < 16 {
 		errs = append(errs, errors.New("the personal-data key must be at least 16 bytes"))

@@ -16,6 +16,8 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+const dataKeys = "k1=YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="
+
 // writeFile writes a file under dir and returns its path.
 func writeFile(t *testing.T, dir, name, text string) string {
 	t.Helper()
@@ -83,7 +85,7 @@ func TestLoadWithoutFileTakesTheEnvironment(t *testing.T) {
 		{"FENGQIAO_LISTEN sets listen", map[string]string{"FENGQIAO_LISTEN": ":9090"},
 			func(c Config) bool { return c.Listen == ":9090" }, `Listen ":9090"`},
 		{"REDIS_URL with FENGQIAO_PII_KEY sets a real Redis",
-			map[string]string{"REDIS_URL": "redis://db:6379/2", "FENGQIAO_PII_KEY": goodKey},
+			map[string]string{"REDIS_URL": "redis://db:6379/2", "FENGQIAO_PII_KEY": goodKey, "FENGQIAO_DATA_KEYS": dataKeys},
 			func(c Config) bool { return c.RedisURL == "redis://db:6379/2" && c.PIIKey == goodKey },
 			"RedisURL redis://db:6379/2 and PIIKey " + goodKey},
 		{"FENGQIAO_PII_KEY alone sets the key", map[string]string{"FENGQIAO_PII_KEY": goodKey + "xyz"},
@@ -142,7 +144,7 @@ consumer: riskd-7
 log_level: warn
 signal_keep_days: 30
 `)
-	c, err := Load(path, env(nil))
+	c, err := Load(path, env(map[string]string{"FENGQIAO_DATA_KEYS": dataKeys}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -224,6 +226,7 @@ log_level: error
 		"REDIS_URL":          "redis://env:6379/0",
 		"FENGQIAO_PII_KEY":   goodKey + "-env",
 		"FENGQIAO_LOG_LEVEL": "debug",
+		"FENGQIAO_DATA_KEYS": dataKeys,
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v (with FENGQIAO_PII_KEY set, pii_key_file is not read)", err)
@@ -285,7 +288,10 @@ func TestValidate(t *testing.T) {
 		want   []string // distinctive parts of each message; nil: valid
 	}{
 		{"the defaults", func(c *Config) {}, nil},
-		{"a real Redis with a 16-byte key", func(c *Config) { c.RedisURL = "redis://db/0"; c.PIIKey = goodKey }, nil},
+		{"a real Redis with a 16-byte key", func(c *Config) { c.RedisURL = "redis://db/0"; c.PIIKey = goodKey; c.DataKeys = dataKeys }, nil},
+		{"a real Redis without data keys", func(c *Config) { c.RedisURL = "redis://db/0"; c.PIIKey = goodKey }, []string{"data keys are required with a real Redis"}},
+		{"a short bootstrap token", func(c *Config) { c.BootstrapToken = "short" }, []string{"FENGQIAO_BOOTSTRAP_TOKEN must be at least 32 characters"}},
+		{"a negative rate limit", func(c *Config) { c.RateLimit = -1 }, []string{"rate_limit: must be 0"}},
 		{"every log level", func(c *Config) { c.LogLevel = "warn" }, nil},
 		{"signal_keep_days of 1", func(c *Config) { c.SignalKeepDays = 1 }, nil},
 
@@ -297,7 +303,7 @@ func TestValidate(t *testing.T) {
 		{"signal_keep_days 0", func(c *Config) { c.SignalKeepDays = 0 }, []string{"signal_keep_days: must be at least 1"}},
 		{"signal_keep_days negative", func(c *Config) { c.SignalKeepDays = -5 }, []string{"signal_keep_days: must be at least 1"}},
 		{"stream_retention_days 0", func(c *Config) { c.StreamRetentionDays = 0 }, []string{"stream_retention_days: must be at least 1"}},
-		{"redis_url without a key", func(c *Config) { c.RedisURL = "redis://db/0" }, []string{"personal-data key is required with a real Redis: set FENGQIAO_PII_KEY or pii_key_file"}},
+		{"redis_url without a key", func(c *Config) { c.RedisURL = "redis://db/0"; c.DataKeys = dataKeys }, []string{"personal-data key is required with a real Redis: set FENGQIAO_PII_KEY or pii_key_file"}},
 		{"a key of 15 bytes", func(c *Config) { c.PIIKey = goodKey[:15] }, []string{"must be at least 16 bytes"}},
 		{"a short key counts bytes, not characters", func(c *Config) { c.PIIKey = "钥匙钥匙钥" }, []string{"must be at least 16 bytes"}},
 		{"a bad log level", func(c *Config) { c.LogLevel = "trace" }, []string{`log_level "trace": want debug, info, warn or error`}},
@@ -307,6 +313,7 @@ func TestValidate(t *testing.T) {
 		{"several problems are reported together", func(c *Config) {
 			*c = Config{RedisURL: "redis://db/0", LogLevel: "loud"}
 		}, []string{
+			"data keys are required",
 			"listen: give an address",
 			"jurisdiction: give the jurisdiction file",
 			"rules_dir: give the rules directory",

@@ -88,7 +88,7 @@ func (s *Scorer) Handle(ctx context.Context, rec signals.Record) error {
 				return fmt.Errorf("link %s: %w", id, err)
 			}
 		}
-		o, err := s.score(ctx, e, id, rec.Unit, "", false, &ev, link{})
+		o, err := s.score(ctx, e, id, rec.Unit, identity{}, &ev, link{})
 		if err != nil {
 			return fmt.Errorf("score %s: %w", id, err)
 		}
@@ -100,7 +100,7 @@ func (s *Scorer) Handle(ctx context.Context, rec signals.Record) error {
 		if dispute != nil {
 			ln = link{rec.DisputeID, dispute.level.String()}
 		}
-		if _, err := s.score(ctx, e, id, rec.Unit, p.Name, p.Weak, &ev, ln); err != nil {
+		if _, err := s.score(ctx, e, id, rec.Unit, identity{p.Name, p.Weak, p.Sealed}, &ev, ln); err != nil {
 			return fmt.Errorf("score %s: %w", id, err)
 		}
 	}
@@ -137,9 +137,17 @@ type outcome struct {
 
 func (o outcome) changed() bool { return !o.known || o.level != o.prev }
 
+// identity is what a signal says of who a person is; empty fields keep what
+// is stored.
+type identity struct {
+	name   string
+	weak   bool
+	sealed string
+}
+
 // score adds ev (if any) and ln (if any) to a subject and scores it,
 // retrying when another writer added an event in between.
-func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID, unit, name string, weak bool, ev *engine.Event, ln link) (outcome, error) {
+func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID, unit string, who identity, ev *engine.Event, ln link) (outcome, error) {
 	keep := time.Duration(rules.MaxRetention) // not the ruleset's longest window: a later ruleset may look further back
 	add := ev
 	for attempt := 0; ; attempt++ {
@@ -149,7 +157,7 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 			return outcome{}, err
 		}
 		start := time.Now()
-		a := e.Evaluate(engine.State{Subject: id, Unit: unit, Weak: weak, Events: snap.events, Trigger: ev,
+		a := e.Evaluate(engine.State{Subject: id, Unit: unit, Weak: who.weak, Events: snap.events, Trigger: ev,
 			Previous: snap.previous, Links: snap.links, Override: snap.override}, now)
 		s.evalSeconds.Observe(time.Since(start).Seconds())
 		s.evaluations.WithLabelValues(string(id.Kind)).Inc()
@@ -174,7 +182,7 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 				return o, err
 			}
 		}
-		err = s.commit(ctx, snap, a, name, weak, rose)
+		err = s.commit(ctx, snap, a, who, rose)
 		if errors.Is(err, errStale) && attempt < 10 {
 			add, ln = nil, link{} // already recorded; just score again
 			continue
@@ -221,7 +229,7 @@ func (s *Scorer) rescore(ctx context.Context, id risk.SubjectID, ln link) (outco
 	unit, _ := h[0].(string)
 	weak, _ := h[1].(string)
 	e := s.rules.Engine()
-	o, err := s.score(ctx, e, id, unit, "", weak == "true", nil, ln)
+	o, err := s.score(ctx, e, id, unit, identity{weak: weak == "true"}, nil, ln)
 	if err == nil && id.Kind == risk.Dispute && o.changed() && e.Ruleset().Spread.DisputeToPerson != nil {
 		err = s.spread(ctx, id.Ref, o.level, nil)
 	}

@@ -86,6 +86,7 @@ if (redis.call('HGET', KEYS[1], 'seq') or '0') ~= ARGV[1] then return 'stale' en
 local prev = redis.call('HGET', KEYS[1], 'level') or ''
 redis.call('HSET', KEYS[1], 'level', ARGV[2], 'assessment', ARGV[3], 'updated_ms', ARGV[4], 'unit', ARGV[5], 'weak', ARGV[7])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'name', ARGV[6]) end
+if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'sealed', ARGV[12]) end
 if ARGV[11] == '1' then
   redis.call('HSET', KEYS[1], 'raised_ms', ARGV[4])
   redis.call('HDEL', KEYS[1], 'signed_off', 'signoff')
@@ -158,7 +159,7 @@ func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, 
 	return snap, nil
 }
 
-func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, name string, weak, rose bool) error {
+func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, who identity, rose bool) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encode assessment: %w", err)
@@ -169,7 +170,7 @@ func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, n
 		roseArg = "1"
 	}
 	res, err := commitScript.Run(ctx, s.rdb, []string{k.state, k.history},
-		snap.seq, a.Level.String(), b, a.At.UnixMilli(), a.Unit, name, strconv.FormatBool(weak), a.Signal, a.Explain(), historyLen, roseArg).Text()
+		snap.seq, a.Level.String(), b, a.At.UnixMilli(), a.Unit, who.name, strconv.FormatBool(who.weak), a.Signal, a.Explain(), historyLen, roseArg, who.sealed).Text()
 	if err != nil {
 		return fmt.Errorf("store assessment: %w", err)
 	}
@@ -208,6 +209,7 @@ type Subject struct {
 	Explanation string     `json:"explanation"`
 	Name        string     `json:"name,omitempty"` // masked
 	Weak        bool       `json:"weak_identity,omitempty"`
+	Sealed      string     `json:"-"`       // encrypted ID number and phone, for the API to mask or reveal
 	Signals     int64      `json:"signals"` // signals kept for it, within the longest window
 	RaisedAt    *time.Time `json:"raised_at,omitempty"`
 	Override    *Override  `json:"override,omitempty"`
@@ -255,6 +257,7 @@ func (s *Scorer) Subject(ctx context.Context, id risk.SubjectID) (Subject, error
 	out.Explanation = out.Assessment.Explain()
 	out.Name = MaskName(h["name"])
 	out.Weak = h["weak"] == "true"
+	out.Sealed = h["sealed"]
 	out.Signals = count.Val()
 	out.UpdatedAt = millis(h["updated_ms"])
 	if h["raised_ms"] != "" {
