@@ -77,6 +77,16 @@ func (s *Server) guard(roles []auth.Role, next http.HandlerFunc) http.HandlerFun
 	}
 }
 
+// Permissions returns, for each route, the roles that may call it (nil:
+// public), so that the policy can be reviewed and tested as one table.
+func (s *Server) Permissions() map[string][]auth.Role {
+	out := map[string][]auth.Role{}
+	for _, rt := range s.routes() {
+		out[rt.pattern] = rt.roles
+	}
+	return out
+}
+
 // inScope reports whether a unit is in the caller's subtree.
 func (s *Server) inScope(r *http.Request, unit string) bool {
 	return s.Units.Contains(principal(r).Unit, unit)

@@ -209,6 +209,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	return a, nil
 }
 
+// Permissions is the API's route table: who may call what.
+func (a *App) Permissions() map[string][]auth.Role { return a.api.Permissions() }
+
 // Handler is the daemon's HTTP handler.
 func (a *App) Handler() http.Handler { return a.api.Handler() }
 

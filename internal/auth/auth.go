@@ -59,7 +59,7 @@ type Principal struct {
 // Token is a stored token: never the secret, only its hash.
 type Token struct {
 	Principal
-	Hash      string     `json:"hash"`
+	Hash      string     `json:"hash,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	CreatedBy string     `json:"created_by"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
