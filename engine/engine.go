@@ -7,6 +7,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,19 +77,25 @@ type Engine struct {
 	rs       *rules.Ruleset
 	compiled []compiledRule
 	keywords []keywordList
+	leaves   []leaf    // what the flat programs read, filled into each evaluation's flat environment
 	pool     sync.Pool // *scratch
 }
 
+// compiledRule is a rule with its expressions compiled twice: against Env,
+// which type-checks them and is the reference for what they mean, and against
+// the flat environment, which is how they normally run (see compileFlat).
 type compiledRule struct {
 	rules.Rule
-	when, score *vm.Program
-	reads       []featureRead // features the condition reads, for explanations
+	when, score         *vm.Program   // over Env
+	flatWhen, flatScore *vm.Program   // over the flat environment; nil if the expression cannot use it
+	reads               []featureRead // features the condition reads, for explanations
 }
 
 // featureRead is a feature a condition reads, with the threshold it compares
 // it against when there is one (features.x >= 3).
 type featureRead struct {
 	feature *rules.Feature
+	index   int // of the feature in the ruleset's features
 	op      string
 	limit   string
 }
@@ -99,6 +108,12 @@ type keywordList struct {
 // Compile compiles and type-checks every rule of rs. All problems are returned
 // together as rules.Errors, each with file, line and rule id.
 func Compile(rs *rules.Ruleset) (*Engine, error) {
+	return compile(rs, true)
+}
+
+// compile is Compile; with flat false every expression runs over Env, which
+// is how the tests check that the flat programs mean the same.
+func compile(rs *rules.Ruleset, flat bool) (*Engine, error) {
 	e := &Engine{rs: rs}
 	var errs rules.Errors
 	for _, r := range rs.Rules {
@@ -119,9 +134,10 @@ func Compile(rs *rules.Ruleset) (*Engine, error) {
 	for name, words := range rs.Keywords {
 		e.keywords = append(e.keywords, keywordList{name, words})
 	}
-	e.pool.New = func() any {
-		return &scratch{env: Env{Features: make(map[string]float64, len(rs.Features))}, last: map[string]*Event{}}
+	if flat {
+		e.compileFlat()
 	}
+	e.pool.New = func() any { return e.newScratch() }
 	return e, nil
 }
 
@@ -233,9 +249,9 @@ func (c *readCollector) add(name, op, limit string) {
 			return
 		}
 	}
-	if f, ok := c.rs.Feature(name); ok {
-		fc := f
-		c.reads = append(c.reads, featureRead{feature: &fc, op: op, limit: limit})
+	if i := slices.IndexFunc(c.rs.Features, func(f rules.Feature) bool { return f.Name == name }); i >= 0 {
+		f := c.rs.Features[i]
+		c.reads = append(c.reads, featureRead{feature: &f, index: i, op: op, limit: limit})
 	}
 }
 
@@ -299,6 +315,7 @@ func (e *Engine) EvaluateInto(st *State, now time.Time, a *risk.Assessment) {
 	if st.Trigger != nil {
 		sc.env.Signal = st.Trigger.facts()
 	}
+	sc.fillFlat(e.leaves)
 
 	*a = risk.Assessment{
 		Subject: st.Subject, Unit: st.Unit, RulesetVersion: e.rs.Version, RulesetHash: e.rs.Hash, At: now,
@@ -307,31 +324,29 @@ func (e *Engine) EvaluateInto(st *State, now time.Time, a *risk.Assessment) {
 	if st.Trigger != nil {
 		a.Signal = st.Trigger.Key
 	}
-	machine := vm.VM{MemoryBudget: memoryBudget}
 	floor := risk.Green
 	for i := range e.compiled {
 		c := &e.compiled[i]
 		if !c.Applies(st.Subject.Kind) {
 			continue
 		}
-		out, err := machine.Run(c.when, sc.env)
+		fired, err := sc.when(c)
 		if err != nil {
 			a.Errors = append(a.Errors, risk.RuleOutcome{ID: c.ID, Name: c.Name, Error: "when: " + err.Error()})
 			continue
 		}
-		if fired, _ := out.(bool); !fired {
+		if !fired {
 			a.NotFired = append(a.NotFired, c.ID)
 			continue
 		}
-		out, err = machine.Run(c.score, sc.env)
+		points, err := sc.score(c)
 		if err != nil {
 			a.Errors = append(a.Errors, risk.RuleOutcome{ID: c.ID, Name: c.Name, Error: "score: " + err.Error()})
 			continue
 		}
-		points, _ := out.(float64)
 		a.Score += points
 		a.Fired = append(a.Fired, risk.RuleOutcome{ID: c.ID, Name: c.Name, Points: points, AtLeast: c.AtLeast,
-			Detail: c.detail(sc.env.Features)})
+			Detail: sc.detail(i, c)})
 		if c.AtLeast != nil && *c.AtLeast > floor {
 			floor = *c.AtLeast
 		}
@@ -340,35 +355,101 @@ func (e *Engine) EvaluateInto(st *State, now time.Time, a *risk.Assessment) {
 	a.Level = e.adjust(st, now, a)
 }
 
-// detail describes, in Chinese, the values a fired rule saw.
-func (c *compiledRule) detail(features map[string]float64) string {
+// when runs c's condition. The flat program answers unless it fails or gives
+// something odd; then the program over Env runs, so that an error reads the
+// same whichever program met it first.
+func (sc *scratch) when(c *compiledRule) (bool, error) {
+	if c.flatWhen != nil {
+		if out, err := sc.vm.Run(c.flatWhen, sc.flat); err == nil {
+			if fired, ok := out.(bool); ok {
+				return fired, nil
+			}
+		}
+	}
+	out, err := sc.vm.Run(c.when, sc.envp)
+	if err != nil {
+		return false, err
+	}
+	fired, _ := out.(bool)
+	return fired, nil
+}
+
+// score runs c's score, as when runs its condition. The flat program is
+// compiled without expr.AsFloat64, whose conversion would box the result.
+func (sc *scratch) score(c *compiledRule) (float64, error) {
+	if c.flatScore != nil {
+		if out, err := sc.vm.Run(c.flatScore, sc.flat); err == nil {
+			switch v := out.(type) {
+			case float64:
+				return v, nil
+			case int:
+				return float64(v), nil
+			}
+		}
+	}
+	out, err := sc.vm.Run(c.score, sc.envp)
+	if err != nil {
+		return 0, err
+	}
+	points, _ := out.(float64)
+	return points, nil
+}
+
+// detail describes, in Chinese, the values fired rule i saw, e.g.
+// "近30天信访次数 3(阈值≥3)". The text is built in a reused buffer and
+// interned per rule, so that a text seen before costs no allocation.
+func (sc *scratch) detail(i int, c *compiledRule) string {
 	if len(c.reads) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	for i, r := range c.reads {
-		if i > 0 {
-			b.WriteString(",")
+	b := sc.buf[:0]
+	for j, r := range c.reads {
+		if j > 0 {
+			b = append(b, ',')
 		}
-		fmt.Fprintf(&b, "%s %s", r.feature.Label, formatValue(r.feature, features[r.feature.Name]))
+		b = append(b, r.feature.Label...)
+		b = append(b, ' ')
+		b = appendValue(b, r.feature, sc.values[r.index])
 		if r.op != "" {
-			fmt.Fprintf(&b, "(阈值%s%s)", r.op, r.limit)
+			b = append(b, "(阈值"...)
+			b = append(b, r.op...)
+			b = append(b, r.limit...)
+			b = append(b, ')')
 		}
 	}
-	return b.String()
+	sc.buf = b
+	texts := sc.details[i]
+	if text, ok := texts[string(b)]; ok {
+		return text
+	}
+	if texts == nil {
+		texts = make(map[string]string)
+		sc.details[i] = texts
+	} else if len(texts) >= keptDetails {
+		clear(texts)
+	}
+	text := string(b)
+	texts[text] = text
+	return text
 }
 
-func formatValue(f *rules.Feature, v float64) string {
+// keptDetails bounds the texts kept per rule: counts take few values, but
+// amounts take many.
+const keptDetails = 64
+
+// appendValue appends v as a person reads it: amounts in 元 or 万元, party
+// counts in 人, anything else as a plain number (as %g prints it).
+func appendValue(b []byte, f *rules.Feature, v float64) []byte {
 	switch f.Max {
 	case "amount":
 		if v >= 10000 {
-			return fmt.Sprintf("%g万元", v/10000)
+			return append(strconv.AppendFloat(b, v/10000, 'g', -1, 64), "万元"...)
 		}
-		return fmt.Sprintf("%g元", v)
+		return append(strconv.AppendFloat(b, v, 'g', -1, 64), "元"...)
 	case "party_count":
-		return fmt.Sprintf("%g人", v)
+		return append(strconv.AppendFloat(b, v, 'g', -1, 64), "人"...)
 	}
-	return fmt.Sprintf("%g", v)
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 // adjust applies what stands outside the rules, in order: floors spread from
@@ -408,6 +489,208 @@ func sortStrings(s []string) {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// leaf is a value a rule can read from Env by its path.
+type leaf struct {
+	name    string // the path, and the key in the flat environment
+	feature int    // index of the declared feature; -1 for a field of Env
+	field   []int  // index path of the field in Env
+	typ     reflect.Type
+	set     bool // a []string field held as a set, for `"word" in tags`
+}
+
+// asSet names the set that stands for a []string leaf in `"word" in tags`.
+const asSet = " as set"
+
+// compileFlat compiles each rule's expressions a second time, over the flat
+// environment, where they can be, and notes the leaves the programs read.
+//
+// Run over Env, expr reads every value by reflection, and each value it reads
+// that is not a pointer — a feature's float64, a tag — is copied to the heap
+// to become an any: several allocations per rule. In the flat environment,
+// every value an expression reads is named by its path ("features.threat_30d",
+// "subject.kind", "tags") in a map[string]any, which expr indexes directly;
+// the map belongs to the evaluation's scratch, and a value is boxed into it
+// only when it differs from what it holds. Two rewrites keep the usual rules
+// from allocating: `"word" in tags` looks the word up in a set rather than
+// comparing tag by tag, and min or max of two plain numbers becomes a
+// conditional, since calling a builtin allocates its arguments. What still
+// allocates is arithmetic that makes a float64 (features.a + features.b),
+// as expr's VM holds every intermediate as an any.
+//
+// An expression that reads the environment any other way ($env, subject as
+// a whole) keeps running over Env, as does, for that evaluation, one whose
+// flat program fails or gives something odd, so that errors read the same.
+func (e *Engine) compileFlat() {
+	leaves := flatLeaves(e.rs)
+	types := make(map[string]any, len(leaves))
+	for name, l := range leaves {
+		types[name] = reflect.Zero(l.typ).Interface()
+	}
+	used := map[string]bool{}
+	for i := range e.compiled {
+		c := &e.compiled[i]
+		c.flatWhen = compileFlatExpr(c.When, leaves, types, used, expr.AsBool())
+		c.flatScore = compileFlatExpr(c.Score, leaves, types, used)
+	}
+	for name := range used {
+		e.leaves = append(e.leaves, leaves[name])
+	}
+	slices.SortFunc(e.leaves, func(a, b leaf) int { return strings.Compare(a.name, b.name) })
+}
+
+// flatLeaves lists what rules can read from Env: each declared feature, each
+// field of subject, signal and cases, and tags.
+func flatLeaves(rs *rules.Ruleset) map[string]leaf {
+	leaves := map[string]leaf{}
+	add := func(l leaf) {
+		leaves[l.name] = l
+		if l.typ == reflect.TypeFor[[]string]() {
+			leaves[l.name+asSet] = leaf{name: l.name + asSet, feature: -1, field: l.field,
+				typ: reflect.TypeFor[map[string]struct{}](), set: true}
+		}
+	}
+	env := reflect.TypeFor[Env]()
+	for i := range env.NumField() {
+		f := env.Field(i)
+		root := exprName(f)
+		switch {
+		case root == "":
+		case f.Name == "Features": // one leaf per declared feature; their values come from the computation
+			for j, feat := range rs.Features {
+				add(leaf{name: root + "." + feat.Name, feature: j, typ: f.Type.Elem()})
+			}
+		case f.Type.Kind() == reflect.Struct:
+			for j := range f.Type.NumField() {
+				if name := exprName(f.Type.Field(j)); name != "" {
+					add(leaf{name: root + "." + name, feature: -1, field: []int{i, j}, typ: f.Type.Field(j).Type})
+				}
+			}
+		default:
+			add(leaf{name: root, feature: -1, field: []int{i}, typ: f.Type})
+		}
+	}
+	return leaves
+}
+
+// exprName is the name expressions use for a field, "" if they cannot see it.
+func exprName(f reflect.StructField) string {
+	switch tag := f.Tag.Get("expr"); {
+	case !f.IsExported() || tag == "-":
+		return ""
+	case tag == "":
+		return f.Name
+	default:
+		return tag
+	}
+}
+
+// compileFlatExpr compiles src over the flat environment and adds the leaves
+// it reads to used. It returns nil when src reads the environment in a way
+// the flat environment cannot serve.
+func compileFlatExpr(src string, leaves map[string]leaf, types map[string]any, used map[string]bool, opts ...expr.Option) *vm.Program {
+	f := &flattener{leaves: leaves}
+	prog, err := expr.Compile(src, append(opts, expr.Env(types), expr.Patch(f), expr.MaxNodes(maxNodes))...)
+	if err != nil || f.blocked {
+		return nil
+	}
+	root := prog.Node()
+	ast.Walk(&root, leafUse{leaves, used})
+	return prog
+}
+
+// flattener rewrites an expression to read the flat environment. What it
+// leaves alone still names subject, features and the like, which the flat
+// environment lacks, so the expression then fails to compile over it.
+type flattener struct {
+	leaves  map[string]leaf
+	blocked bool // the expression uses $env (expr refuses to let a variable shadow Env's names)
+}
+
+func (f *flattener) Visit(n *ast.Node) {
+	switch x := (*n).(type) {
+	case *ast.IdentifierNode:
+		f.blocked = f.blocked || x.Value == "$env"
+	case *ast.MemberNode: // features.x, features["x"], subject.kind
+		base, ok := x.Node.(*ast.IdentifierNode)
+		prop, isName := x.Property.(*ast.StringNode)
+		if !ok || !isName {
+			return
+		}
+		if l, ok := f.leaves[base.Value+"."+prop.Value]; ok {
+			ast.Patch(n, &ast.IdentifierNode{Value: l.name})
+		}
+	case *ast.BinaryNode: // "word" in tags
+		_, isWord := x.Left.(*ast.StringNode)
+		id, ok := x.Right.(*ast.IdentifierNode)
+		if x.Operator != "in" || !isWord || !ok {
+			return
+		}
+		if l, ok := f.leaves[id.Value+asSet]; ok {
+			ast.Patch(&x.Right, &ast.IdentifierNode{Value: l.name})
+		}
+	case *ast.BuiltinNode: // min(a, b) is a > b ? b : a, as expr's min keeps the first of equals
+		if (x.Name != "min" && x.Name != "max") || len(x.Arguments) != 2 {
+			return
+		}
+		a, b := x.Arguments[0], x.Arguments[1]
+		if !f.isNumber(a) || !f.isNumber(b) {
+			return
+		}
+		op := ">"
+		if x.Name == "max" {
+			op = "<"
+		}
+		ast.Patch(n, &ast.ConditionalNode{Ternary: true,
+			Cond: &ast.BinaryNode{Operator: op, Left: a, Right: b},
+			Exp1: cloneLeaf(b), Exp2: cloneLeaf(a)})
+	}
+}
+
+// isNumber reports whether n is a number literal or a leaf holding a number.
+func (f *flattener) isNumber(n ast.Node) bool {
+	switch x := n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode:
+		return true
+	case *ast.IdentifierNode:
+		l, ok := f.leaves[x.Value]
+		if !ok {
+			return false
+		}
+		switch l.typ.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Float32, reflect.Float64:
+			return true
+		}
+	}
+	return false
+}
+
+// cloneLeaf copies a node isNumber accepted, so that no node appears twice in a tree.
+func cloneLeaf(n ast.Node) ast.Node {
+	switch x := n.(type) {
+	case *ast.IntegerNode:
+		return &ast.IntegerNode{Value: x.Value}
+	case *ast.FloatNode:
+		return &ast.FloatNode{Value: x.Value}
+	case *ast.IdentifierNode:
+		return &ast.IdentifierNode{Value: x.Value}
+	}
+	return n
+}
+
+// leafUse notes the leaves a compiled expression reads.
+type leafUse struct {
+	leaves map[string]leaf
+	used   map[string]bool
+}
+
+func (u leafUse) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok {
+		if _, ok := u.leaves[id.Value]; ok {
+			u.used[id.Value] = true
 		}
 	}
 }

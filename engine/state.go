@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"math"
+	"reflect"
 	"slices"
 	"time"
+
+	"github.com/expr-lang/expr/vm"
 
 	"fengqiao/risk"
 	"fengqiao/rules"
@@ -15,10 +19,10 @@ type State struct {
 	Unit     string
 	Weak     bool
 	Events   []Event
-	Trigger  *Event     // the signal being processed, nil on a re-score
-	Previous *Previous  // the level it had, nil for a new subject
-	Links    []Link     // linked subjects whose colour spreads to this one
-	Override *Override  // a level set by hand, if any
+	Trigger  *Event    // the signal being processed, nil on a re-score
+	Previous *Previous // the level it had, nil for a new subject
+	Links    []Link    // linked subjects whose colour spreads to this one
+	Override *Override // a level set by hand, if any
 }
 
 // Previous is a subject's standing level, which dampening compares against.
@@ -106,27 +110,20 @@ func (ev *Event) value(field string) float64 {
 	return 0
 }
 
-// inWindow reports whether ev happened within window before now. Windows are
+// windowStart returns when a window that ends now began. Windows are
 // half-open: an event exactly one window old has left it.
-func inWindow(ev *Event, window rules.Duration, now time.Time) bool {
-	return ev.At.After(now.Add(-time.Duration(window)))
+func windowStart(window rules.Duration, now time.Time) time.Time {
+	return now.Add(-time.Duration(window))
 }
 
-// matches reports whether ev is in f's window and passes its filters.
-func matches(f *rules.Feature, ev *Event, source string, now time.Time) bool {
-	if !inWindow(ev, f.Window, now) {
-		return false
-	}
+// matches reports whether ev is in f's window, which began at since, and
+// passes its filters. The window is checked last, as comparing times costs
+// more than comparing strings.
+func matches(f *rules.Feature, ev *Event, source string, since time.Time) bool {
 	if source != "" && source != "any" && string(ev.Source) != source {
 		return false
 	}
 	if f.Category != "" && ev.Category != f.Category {
-		return false
-	}
-	if f.Tag != "" && !slices.Contains(ev.Tags, f.Tag) {
-		return false
-	}
-	if f.Keyword != "" && !slices.Contains(ev.Keywords, f.Keyword) {
 		return false
 	}
 	if f.Flag != "" && !ev.flag(f.Flag) {
@@ -135,7 +132,13 @@ func matches(f *rules.Feature, ev *Event, source string, now time.Time) bool {
 	if f.CaseEvent != "" && ev.CaseEvent != f.CaseEvent {
 		return false
 	}
-	return true
+	if f.Tag != "" && !slices.Contains(ev.Tags, f.Tag) {
+		return false
+	}
+	if f.Keyword != "" && !slices.Contains(ev.Keywords, f.Keyword) {
+		return false
+	}
+	return ev.At.After(since)
 }
 
 // chinaTime is UTC+8, where a "day" of reports begins and ends. A fixed zone
@@ -145,28 +148,195 @@ var chinaTime = time.FixedZone("CST", 8*60*60)
 // scratch holds an evaluation's working memory, reused across evaluations so
 // that steady-state evaluation allocates nothing.
 type scratch struct {
-	env  Env
-	days []int64
-	tags []string
-	last map[string]*Event // latest event per case id
+	env     Env
+	envp    any                 // &env, boxed once, for the programs over Env
+	values  []float64           // the features' values, in the ruleset's order
+	flat    map[string]any      // the flat environment (see compileFlat)
+	held    []held              // per leaf of the engine, what flat holds
+	details []map[string]string // per rule, the detail texts built, by themselves
+	buf     []byte
+	vm      vm.VM
+	days    []int64
+	tags    []string
+	last    map[string]*Event // latest event per case id
+}
+
+// held is what the flat environment holds for one leaf, kept so that a value
+// is boxed again only when it changes.
+type held struct {
+	field    reflect.Value // the leaf's field in the scratch's env
+	ok       bool          // the flat environment holds the leaf
+	num      float64
+	n        int64
+	str      string
+	ptr      uintptr
+	len, cap int
+	words    []string            // a set leaf's words
+	set      map[string]struct{} // and the set itself
+}
+
+func (e *Engine) newScratch() *scratch {
+	sc := &scratch{
+		env:     Env{Features: make(map[string]float64, len(e.rs.Features))},
+		values:  make([]float64, len(e.rs.Features)),
+		flat:    make(map[string]any, len(e.leaves)),
+		held:    make([]held, len(e.leaves)),
+		details: make([]map[string]string, len(e.compiled)),
+		vm:      vm.VM{MemoryBudget: memoryBudget},
+		last:    map[string]*Event{},
+	}
+	sc.envp = &sc.env
+	env := reflect.ValueOf(&sc.env).Elem()
+	for i, l := range e.leaves {
+		if l.feature < 0 {
+			sc.held[i].field = env.FieldByIndex(l.field)
+		}
+		if l.set {
+			sc.held[i].set = map[string]struct{}{}
+			sc.flat[l.name] = sc.held[i].set
+		}
+	}
+	return sc
+}
+
+// fillFlat brings the flat environment up to date with env and the feature
+// values.
+func (sc *scratch) fillFlat(leaves []leaf) {
+	for i := range leaves {
+		l, h := &leaves[i], &sc.held[i]
+		switch {
+		case l.feature >= 0:
+			v := sc.values[l.feature]
+			if h.ok && v == h.num {
+				continue
+			}
+			h.num = v
+			sc.flat[l.name] = boxFloat(v)
+		case l.set:
+			if h.ok && h.sameWords() {
+				continue
+			}
+			h.words = h.words[:0]
+			clear(h.set)
+			for j := range h.field.Len() {
+				w := h.field.Index(j).String()
+				h.words = append(h.words, w)
+				h.set[w] = struct{}{}
+			}
+		default:
+			if !h.changed() && h.ok {
+				continue
+			}
+			sc.flat[l.name] = box(h.field)
+		}
+		h.ok = true
+	}
+}
+
+// changed reports whether the field differs from what h last saw, and
+// remembers it.
+func (h *held) changed() bool {
+	v := h.field
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		if s == h.str {
+			return false
+		}
+		h.str = s
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n := v.Int()
+		if n == h.n {
+			return false
+		}
+		h.n = n
+	case reflect.Bool:
+		n := int64(0)
+		if v.Bool() {
+			n = 1
+		}
+		if n == h.n {
+			return false
+		}
+		h.n = n
+	case reflect.Float32, reflect.Float64:
+		f := v.Float()
+		if f == h.num {
+			return false
+		}
+		h.num = f
+	case reflect.Slice: // the same memory is the same value
+		p, n, c := v.Pointer(), v.Len(), v.Cap()
+		if p == h.ptr && n == h.len && c == h.cap {
+			return false
+		}
+		h.ptr, h.len, h.cap = p, n, c
+	}
+	return true
+}
+
+// sameWords reports whether a set leaf's field holds the words of its set.
+func (h *held) sameWords() bool {
+	if h.field.Len() != len(h.words) {
+		return false
+	}
+	for j, w := range h.words {
+		if h.field.Index(j).String() != w {
+			return false
+		}
+	}
+	return true
+}
+
+// box returns v as an any, the way a value of its type is boxed without
+// reflection when that allocates less.
+func box(v reflect.Value) any {
+	switch v.Type() {
+	case reflect.TypeFor[string]():
+		return v.String()
+	case reflect.TypeFor[int]():
+		return int(v.Int())
+	case reflect.TypeFor[bool]():
+		return v.Bool()
+	case reflect.TypeFor[float64]():
+		return boxFloat(v.Float())
+	}
+	return v.Interface()
+}
+
+// counts are the small whole numbers, boxed once: most feature values are
+// counts, and boxing a float64 otherwise allocates.
+var counts = func() (c [256]any) {
+	for i := range c {
+		c[i] = float64(i)
+	}
+	return c
+}()
+
+func boxFloat(v float64) any {
+	if v >= 0 && v < float64(len(counts)) && v == math.Trunc(v) && !math.Signbit(v) {
+		return counts[int(v)]
+	}
+	return v
 }
 
 func (sc *scratch) computeFeatures(fs []rules.Feature, events []Event, now time.Time) {
 	clear(sc.env.Features)
 	for i := range fs {
 		f := &fs[i]
+		since := windowStart(f.Window, now)
 		var v float64
 		switch {
 		case f.Count != "":
 			for j := range events {
-				if matches(f, &events[j], f.Count, now) {
+				if matches(f, &events[j], f.Count, since) {
 					v++
 				}
 			}
 		case f.DistinctDays != "":
 			sc.days = sc.days[:0]
 			for j := range events {
-				if matches(f, &events[j], f.DistinctDays, now) {
+				if matches(f, &events[j], f.DistinctDays, since) {
 					_, off := events[j].At.In(chinaTime).Zone()
 					day := (events[j].At.Unix() + int64(off)) / 86400
 					if !slices.Contains(sc.days, day) {
@@ -177,12 +347,13 @@ func (sc *scratch) computeFeatures(fs []rules.Feature, events []Event, now time.
 			v = float64(len(sc.days))
 		case f.Max != "":
 			for j := range events {
-				if matches(f, &events[j], "any", now) {
+				if matches(f, &events[j], "any", since) {
 					v = max(v, events[j].value(f.Max))
 				}
 			}
 		}
 		sc.env.Features[f.Name] = v
+		sc.values[i] = v
 	}
 }
 

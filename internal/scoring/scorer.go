@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -129,6 +130,10 @@ func (s *Scorer) spread(ctx context.Context, dispute string, level risk.Level, d
 	return nil
 }
 
+// maxStale bounds the retries of a scoring that keeps losing to other
+// writers of the same subject; the random pauses make reaching it unlikely.
+const maxStale = 50
+
 // outcome is a scoring's result beside the level before it.
 type outcome struct {
 	level, prev risk.Level
@@ -183,8 +188,11 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 			}
 		}
 		err = s.commit(ctx, snap, a, who, rose)
-		if errors.Is(err, errStale) && attempt < 10 {
+		if errors.Is(err, errStale) && attempt < maxStale {
 			add, ln = nil, link{} // already recorded; just score again
+			if attempt >= 3 { // a busy subject: step aside a moment, at random, so one writer wins
+				time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-3, 4))))
+			}
 			continue
 		}
 		if err != nil {
