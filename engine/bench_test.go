@@ -389,11 +389,16 @@ func checkDetails(t *testing.T, e *Engine, st *State, a risk.Assessment) {
 	for _, f := range a.Fired {
 		i := slices.IndexFunc(e.compiled, func(c compiledRule) bool { return c.ID == f.ID })
 		var b strings.Builder
-		for j, r := range e.compiled[i].reads {
-			if j > 0 {
+		reads := e.compiled[i].reads
+		anyHeld := slices.ContainsFunc(reads, func(r featureRead) bool { return r.holds(sc.env.Features[r.feature.Name]) })
+		for _, r := range reads {
+			v := sc.env.Features[r.feature.Name]
+			if anyHeld && !r.named(v) {
+				continue
+			}
+			if b.Len() > 0 {
 				b.WriteString(",")
 			}
-			v := sc.env.Features[r.feature.Name]
 			s := fmt.Sprintf("%g", v)
 			switch r.feature.Max {
 			case "amount":

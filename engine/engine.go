@@ -98,6 +98,36 @@ type featureRead struct {
 	index   int // of the feature in the ruleset's features
 	op      string
 	limit   string
+	bound   float64 // limit as a number
+}
+
+// named reports whether a fired rule's detail names the read at value v:
+// a comparison that held, or a value read without one that is not zero.
+func (r *featureRead) named(v float64) bool {
+	if r.op == "" {
+		return v != 0
+	}
+	return r.holds(v)
+}
+
+// holds reports whether the read's own comparison is true for v; a read
+// with no comparison always holds.
+func (r *featureRead) holds(v float64) bool {
+	switch r.op {
+	case ">":
+		return v > r.bound
+	case "<":
+		return v < r.bound
+	case "≥":
+		return v >= r.bound
+	case "≤":
+		return v <= r.bound
+	case "=":
+		return v == r.bound
+	case "≠":
+		return v != r.bound
+	}
+	return true
 }
 
 type keywordList struct {
@@ -245,13 +275,15 @@ func (c *readCollector) add(name, op, limit string) {
 		if c.reads[i].feature.Name == name {
 			if c.reads[i].op == "" {
 				c.reads[i].op, c.reads[i].limit = op, limit
+				c.reads[i].bound, _ = strconv.ParseFloat(limit, 64)
 			}
 			return
 		}
 	}
 	if i := slices.IndexFunc(c.rs.Features, func(f rules.Feature) bool { return f.Name == name }); i >= 0 {
 		f := c.rs.Features[i]
-		c.reads = append(c.reads, featureRead{feature: &f, index: i, op: op, limit: limit})
+		bound, _ := strconv.ParseFloat(limit, 64)
+		c.reads = append(c.reads, featureRead{feature: &f, index: i, op: op, limit: limit, bound: bound})
 	}
 }
 
@@ -396,15 +428,25 @@ func (sc *scratch) score(c *compiledRule) (float64, error) {
 }
 
 // detail describes, in Chinese, the values fired rule i saw, e.g.
-// "近30天信访次数 3(阈值≥3)". The text is built in a reused buffer and
+// "近30天信访次数 3(阈值≥3)". It names the comparisons that held (in
+// "a > 0 || b > 0", only what made the rule fire) and the other values it
+// read that are not zero; or everything, if no comparison held on its own. The text is built in a reused buffer and
 // interned per rule, so that a text seen before costs no allocation.
 func (sc *scratch) detail(i int, c *compiledRule) string {
 	if len(c.reads) == 0 {
 		return ""
 	}
+	anyHeld := false
+	for j := range c.reads {
+		anyHeld = anyHeld || c.reads[j].holds(sc.values[c.reads[j].index])
+	}
 	b := sc.buf[:0]
-	for j, r := range c.reads {
-		if j > 0 {
+	for j := range c.reads {
+		r := &c.reads[j]
+		if anyHeld && !r.named(sc.values[r.index]) {
+			continue
+		}
+		if len(b) > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, r.feature.Label...)
