@@ -41,9 +41,9 @@ type PersonRef struct {
 	// Sealed is the person's ID number and phone, encrypted by the caller
 	// (opaque here), for the few roles that may read them back.
 	Sealed string `json:"sealed,omitempty"`
-	Weak bool   `json:"weak,omitempty"` // known by name + phone only
-	Name string `json:"name,omitempty"`
-	Role string `json:"role,omitempty"`
+	Weak   bool   `json:"weak,omitempty"` // known by name + phone only
+	Name   string `json:"name,omitempty"`
+	Role   string `json:"role,omitempty"`
 }
 
 // PetitionRecord is a petition's facts with its level ranked and skip-level

@@ -529,6 +529,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // explanations compare with > and <; this is JSON, not HTML
 	_ = enc.Encode(v)
 }
 

@@ -6,7 +6,9 @@ import (
 	"testing"
 )
 
-func key(b byte) string { return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(b), 32))) }
+func key(b byte) string {
+	return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(b), 32)))
+}
 
 func TestSealOpenAndRotate(t *testing.T) {
 	old, err := ParseKeys("k1=" + key('a'))
