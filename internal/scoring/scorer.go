@@ -190,7 +190,7 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 		err = s.commit(ctx, snap, a, who, rose)
 		if errors.Is(err, errStale) && attempt < maxStale {
 			add, ln = nil, link{} // already recorded; just score again
-			if attempt >= 3 { // a busy subject: step aside a moment, at random, so one writer wins
+			if attempt >= 3 {     // a busy subject: step aside a moment, at random, so one writer wins
 				time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-3, 4))))
 			}
 			continue
