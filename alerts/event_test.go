@@ -1,0 +1,33 @@
+package alerts
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"fengqiao/internal/redistest"
+	"fengqiao/risk"
+)
+
+func TestPublishAndRecent(t *testing.T) {
+	s := NewStream(redistest.Start(t).Client(t))
+	ctx := context.Background()
+	d := risk.SubjectID{Kind: risk.Dispute, Ref: "TZ-1"}
+	for i, l := range []risk.Level{risk.Yellow, risk.Red} {
+		e := Event{ID: EventID(d, l, "grid_report:1"), Subject: d, Unit: "990101100201", From: risk.Green, To: l,
+			At: time.Date(2026, 11, 22, 10, i, 0, 0, time.UTC), Explanation: "x", RulesetVersion: "v"}
+		if err := s.Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Recent(ctx, 10)
+	if err != nil || len(got) != 2 || got[0].To != risk.Red || got[1].To != risk.Yellow {
+		t.Fatalf("Recent = %+v, %v", got, err)
+	}
+	if got[0].ID != "dispute/TZ-1@red/grid_report:1" {
+		t.Errorf("id %q", got[0].ID)
+	}
+	if title := got[0].Title(); title != "风险升级: 纠纷 TZ-1 绿色→红色" {
+		t.Errorf("title %q", title)
+	}
+}
