@@ -48,13 +48,19 @@ type Subjects interface {
 	ClearOverride(ctx context.Context, id risk.SubjectID, officer, reason string) (risk.Level, error)
 	SignOff(ctx context.Context, id risk.SubjectID, officer, reason string) (risk.Level, error)
 	Sweep(ctx context.Context) (scoring.SweepResult, error)
+	Shadow(ctx context.Context, hash string, inScope func(unit string) bool, limit int) (scoring.ShadowReport, error)
 }
 
-// Rules is the live ruleset.
+// Rules is the live ruleset and its shadow.
 type Rules interface {
 	Engine() *engine.Engine
 	Reload() error
 	Status() ruleset.Status
+	Shadow() *engine.Engine
+	ShadowStatus() (ruleset.ShadowStatus, bool)
+	LoadShadow() (ruleset.ShadowStatus, error)
+	DropShadow()
+	Promote() (ruleset.Status, error)
 }
 
 // Archive holds every ruleset that has been in force.
@@ -156,6 +162,10 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/rules", readers, s.getRules},
 		{"POST /api/v1/rules/reload", adminOnly, s.reloadRules},
 		{"GET /api/v1/rulesets/{hash}", readers, s.getRuleset},
+		{"GET /api/v1/rules/shadow", readers, s.getShadow},
+		{"POST /api/v1/rules/shadow", adminOnly, s.loadShadow},
+		{"DELETE /api/v1/rules/shadow", adminOnly, s.dropShadow},
+		{"POST /api/v1/rules/shadow/promote", adminOnly, s.promoteShadow},
 		{"GET /api/v1/tokens", adminOnly, s.listTokens},
 		{"POST /api/v1/tokens", adminOnly, s.createToken},
 		{"DELETE /api/v1/tokens/{id}", adminOnly, s.revokeToken},

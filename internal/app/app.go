@@ -130,6 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		return nil, err
 	}
 
+	a.rules.SetShadowDir(cfg.ShadowRulesDir)
 	a.archive = ruleset.NewArchive(a.rdb)
 	a.rules.OnLoad(func(e *engine.Engine) {
 		ctx := context.WithoutCancel(ctx)

@@ -60,7 +60,7 @@ func startDaemon(t *testing.T, now func() time.Time) *daemon {
 	return startDaemonOn(t, redistest.Start(t).URL, "test", now)
 }
 
-func startDaemonOn(t *testing.T, redisURL, name string, now func() time.Time) *daemon {
+func startDaemonOn(t *testing.T, redisURL, name string, now func() time.Time, opts ...func(*config.Config)) *daemon {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Consumer = name
@@ -71,6 +71,9 @@ func startDaemonOn(t *testing.T, redisURL, name string, now func() time.Time) *d
 	cfg.DataKeys = testDataKeys
 	cfg.BootstrapToken = bootstrapToken
 	cfg.RateLimit = 0
+	for _, o := range opts {
+		o(&cfg)
+	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

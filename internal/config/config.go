@@ -28,6 +28,9 @@ type Config struct {
 	Jurisdiction string `yaml:"jurisdiction"`
 	// RulesDir is the directory of the ruleset's YAML files.
 	RulesDir string `yaml:"rules_dir"`
+	// ShadowRulesDir is where a candidate ruleset is loaded from to be scored
+	// beside the live one (POST /api/v1/rules/shadow); empty: no shadow runs.
+	ShadowRulesDir string `yaml:"shadow_rules_dir"`
 	// DemoSignals is a directory of sample signals (*.json) sent at start-up
 	// when the embedded store is used, so there is something to look at.
 	DemoSignals string `yaml:"demo_signals"`
@@ -103,6 +106,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			{inFile.RulesDir, &c.RulesDir},
 			{inFile.DemoSignals, &c.DemoSignals},
 			{inFile.PIIKeyFile, &c.PIIKeyFile},
+			{inFile.ShadowRulesDir, &c.ShadowRulesDir},
 		} {
 			if p.set != "" && !filepath.IsAbs(p.set) {
 				*p.out = filepath.Join(base, p.set)

@@ -28,6 +28,10 @@ type Live struct {
 	failedHash string // the directory's hash when a reload last failed, so Watch does not retry it
 	onLoad     func(*engine.Engine)
 
+	shadow       atomic.Pointer[engine.Engine]
+	shadowDir    string
+	shadowStatus ShadowStatus
+
 	reloads   *prometheus.CounterVec
 	lastLoad  prometheus.Gauge
 	ruleCount prometheus.Gauge

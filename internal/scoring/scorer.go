@@ -19,9 +19,11 @@ import (
 	"fengqiao/signals"
 )
 
-// Rules gives the compiled ruleset in force.
+// Rules gives the compiled ruleset in force, and the candidate scored in its
+// shadow, if any (nil).
 type Rules interface {
 	Engine() *engine.Engine
+	Shadow() *engine.Engine
 }
 
 // AlertPublisher receives level rises.
@@ -43,6 +45,7 @@ type Scorer struct {
 	evaluations *prometheus.CounterVec
 	evalSeconds prometheus.Histogram
 	changes     *prometheus.CounterVec
+	shadowDiffs *prometheus.CounterVec
 }
 
 // NewScorer returns a Scorer and registers its metrics.
@@ -63,12 +66,19 @@ func NewScorer(rdb redis.UniversalClient, rules Rules, pub AlertPublisher, now f
 			Help: "Subject level changes, by subject kind and direction (rise, fall).",
 		}, []string{"kind", "direction"}),
 	}
+	s.shadowDiffs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fengqiao_shadow_evaluations_total",
+		Help: "Evaluations by the shadow ruleset, by subject kind and how its level compares with the live one's (same, higher, lower).",
+	}, []string{"kind", "shadow"})
 	for _, k := range risk.Kinds {
 		s.evaluations.WithLabelValues(string(k))
 		s.changes.WithLabelValues(string(k), "rise")
 		s.changes.WithLabelValues(string(k), "fall")
+		for _, c := range []string{"same", "higher", "lower"} {
+			s.shadowDiffs.WithLabelValues(string(k), c)
+		}
 	}
-	reg.MustRegister(s.evaluations, s.evalSeconds, s.changes)
+	reg.MustRegister(s.evaluations, s.evalSeconds, s.changes, s.shadowDiffs)
 	return s
 }
 
@@ -162,8 +172,9 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 			return outcome{}, err
 		}
 		start := time.Now()
-		a := e.Evaluate(engine.State{Subject: id, Unit: unit, Weak: who.weak, Events: snap.events, Trigger: ev,
-			Previous: snap.previous, Links: snap.links, Override: snap.override}, now)
+		st := engine.State{Subject: id, Unit: unit, Weak: who.weak, Events: snap.events, Trigger: ev,
+			Previous: snap.previous, Links: snap.links, Override: snap.override}
+		a := e.Evaluate(st, now)
 		s.evalSeconds.Observe(time.Since(start).Seconds())
 		s.evaluations.WithLabelValues(string(id.Kind)).Inc()
 		for _, re := range a.Errors {
@@ -204,6 +215,11 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 		}
 		if err := s.index(ctx, id, o.prev, a.Level, o.known, raised); err != nil {
 			return o, err
+		}
+		if sh := s.rules.Shadow(); sh != nil {
+			if err := s.shadow(ctx, sh, st, a, now); err != nil {
+				s.log.Warn("record the shadow assessment", "subject", id.String(), "err", err)
+			}
 		}
 		switch {
 		case a.Level > o.prev:

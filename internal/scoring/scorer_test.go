@@ -388,3 +388,5 @@ func TestBoard(t *testing.T) {
 		t.Errorf("board in 990101, page 2: %d %+v", total, entries)
 	}
 }
+
+func (f fixedRules) Shadow() *engine.Engine { return nil }
