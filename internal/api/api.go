@@ -66,6 +66,7 @@ type Rules interface {
 // Archive holds every ruleset that has been in force.
 type Archive interface {
 	Get(ctx context.Context, hash string) (ruleset.Archived, error)
+	List(ctx context.Context) ([]ruleset.Summary, error)
 }
 
 // Units is the jurisdiction, as far as the API needs it.
@@ -161,6 +162,7 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/rescore", sweepers, s.rescore},
 		{"GET /api/v1/rules", readers, s.getRules},
 		{"POST /api/v1/rules/reload", adminOnly, s.reloadRules},
+		{"GET /api/v1/rulesets", readers, s.listRulesets},
 		{"GET /api/v1/rulesets/{hash}", readers, s.getRuleset},
 		{"GET /api/v1/rules/shadow", readers, s.getShadow},
 		{"POST /api/v1/rules/shadow", adminOnly, s.loadShadow},

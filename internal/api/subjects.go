@@ -207,3 +207,13 @@ func (s *Server) getRuleset(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, a)
 }
+
+// listRulesets lists every ruleset that has been in force, newest first.
+func (s *Server) listRulesets(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Archive.List(r.Context())
+	if err != nil {
+		s.internalError(w, "list the archived rulesets", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rulesets": list})
+}

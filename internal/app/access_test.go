@@ -43,6 +43,7 @@ var policy = map[string][]auth.Role{
 	"POST /api/v1/rescore":                          {auth.Admin, auth.System},
 	"GET /api/v1/rules":                             {auth.Admin, auth.Duty, auth.Mediator, auth.Viewer},
 	"POST /api/v1/rules/reload":                     {auth.Admin},
+	"GET /api/v1/rulesets":                          {auth.Admin, auth.Duty, auth.Mediator, auth.Viewer},
 	"GET /api/v1/rulesets/{hash}":                   {auth.Admin, auth.Duty, auth.Mediator, auth.Viewer},
 	"GET /api/v1/rules/shadow":                      {auth.Admin, auth.Duty, auth.Mediator, auth.Viewer},
 	"POST /api/v1/rules/shadow":                     {auth.Admin},

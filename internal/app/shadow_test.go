@@ -90,6 +90,14 @@ func TestShadowRunAndPromotion(t *testing.T) {
 	if code, _ := d.do(t, "GET", "/api/v1/rules/shadow", ""); code != 404 {
 		t.Errorf("a shadow remains after promotion: %d", code)
 	}
+	_, kept := d.do(t, "GET", "/api/v1/rulesets", "")
+	var versions []string
+	for _, r := range kept["rulesets"].([]any) {
+		versions = append(versions, r.(map[string]any)["version"].(string))
+	}
+	if len(versions) != 2 || !strings.Contains(strings.Join(versions, ","), "2026.12-1") {
+		t.Errorf("archived rulesets: %v", versions)
+	}
 	_, entries := d.do(t, "GET", "/api/v1/audit?action=rules.promote", "")
 	if n := len(entries["entries"].([]any)); n != 1 {
 		t.Errorf("%d promotions in the audit log", n)

@@ -47,10 +47,42 @@ func (a *Archive) Save(ctx context.Context, e *engine.Engine, now time.Time) err
 	if err != nil {
 		return err
 	}
-	if err := a.rdb.SetNX(ctx, archiveKey(rs.Hash), b, 0).Err(); err != nil {
+	_, err = a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, archiveKey(rs.Hash), b, 0)
+		p.ZAddNX(ctx, indexKey, redis.Z{Score: float64(now.UnixMilli()), Member: rs.Hash})
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("archive ruleset %s: %w", rs.Version, err)
 	}
 	return nil
+}
+
+// indexKey lists the archived rulesets' hashes by when each was first in force.
+const indexKey = "fq:{rulesets}:index"
+
+// Summary is an archived ruleset without its files.
+type Summary struct {
+	Version   string    `json:"version"`
+	Hash      string    `json:"hash"`
+	FirstSeen time.Time `json:"first_seen"`
+}
+
+// List returns every archived ruleset, newest first.
+func (a *Archive) List(ctx context.Context) ([]Summary, error) {
+	hashes, err := a.rdb.ZRevRange(ctx, indexKey, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list archived rulesets: %w", err)
+	}
+	out := make([]Summary, 0, len(hashes))
+	for _, h := range hashes {
+		r, err := a.Get(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Summary{Version: r.Version, Hash: r.Hash, FirstSeen: r.FirstSeen})
+	}
+	return out, nil
 }
 
 // Get returns the archived ruleset with the given hash.
