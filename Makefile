@@ -1,7 +1,7 @@
 # Fengqiao — two commands: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test lint build fuzz bench clean
+.PHONY: run test lint build fuzz bench backtest clean
 
 ## run: start riskd on 127.0.0.1:8080 with the embedded (NOT durable) store and the fixtures
 run:
@@ -34,6 +34,15 @@ fuzz:
 ## bench: the engine's benchmarks
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./engine
+
+## backtest: before a ruleset goes live, diff it against the one in force and replay signals through both
+##   (make backtest OLD=fixtures/rules NEW=fixtures/rules-candidate SIGNALS=fixtures/backtest/signals.jsonl)
+OLD ?= fixtures/rules
+NEW ?= fixtures/rules-candidate
+SIGNALS ?= fixtures/backtest/signals.jsonl
+backtest:
+	$(GO) run ./cmd/riskctl rules diff $(OLD) $(NEW)
+	$(GO) run ./cmd/riskctl rules backtest -from $(OLD) -to $(NEW) -signals $(SIGNALS)
 
 clean:
 	rm -rf bin

@@ -97,13 +97,15 @@ func ruleFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-// HashDir returns the hash LoadDir's ruleset would have, without parsing it:
-// a cheap way to notice that the files changed.
+// HashDir returns a hash of the rules files and overlays in dir, without
+// parsing them: a cheap way to notice that the files changed.
 func HashDir(dir string) (string, error) {
 	files, err := ruleFiles(dir)
 	if err != nil {
 		return "", err
 	}
+	overlays, _ := filepath.Glob(filepath.Join(dir, OverlayDir, "*.yaml"))
+	files = append(files, overlays...)
 	srcs := make(map[string][]byte, len(files))
 	for _, f := range files {
 		if srcs[f], err = os.ReadFile(f); err != nil {
@@ -271,25 +273,35 @@ func sortProblems(errs Errors) {
 
 // decodeFile decodes one file strictly and finds the lines of its parts.
 func decodeFile(name string, src []byte) (*fileDoc, positions, Errors) {
+	var doc fileDoc
+	pos, errs, ok := decodeStrict(name, src, &doc)
+	if !ok {
+		return nil, pos, errs
+	}
+	return &doc, pos, errs
+}
+
+// decodeStrict decodes src into v, refusing unknown keys, and finds the
+// lines of its parts. ok is false when nothing could be decoded.
+func decodeStrict(name string, src []byte, v any) (positions, Errors, bool) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
-		return nil, positions{}, yamlProblems(name, err)
+		return positions{}, yamlProblems(name, err), false
 	}
 	if len(root.Content) == 0 {
-		return nil, positions{}, Errors{{name, 0, "", "file is empty"}}
+		return positions{}, Errors{{name, 0, "", "file is empty"}}, false
 	}
-	var doc fileDoc
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
 	errs := Errors(nil)
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(v); err != nil {
 		errs = yamlProblems(name, err)
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, positions{}, errs
+			return positions{}, errs, false
 		}
 	}
-	return &doc, findPositions(root.Content[0]), errs
+	return findPositions(root.Content[0]), errs, true
 }
 
 func yamlProblems(name string, err error) Errors {
@@ -345,19 +357,27 @@ func findPositions(doc *yaml.Node) positions {
 		case "rules":
 			for _, item := range v.Content {
 				rp := RulePosition{Line: item.Line}
-				for j := 0; j+1 < len(item.Content); j += 2 {
-					switch item.Content[j].Value {
-					case "when":
-						rp.WhenLine = textLine(item.Content[j+1])
-					case "score":
-						rp.ScoreLine = textLine(item.Content[j+1])
-					}
-				}
+				exprLines(item, &rp)
 				p.rules = append(p.rules, rp)
 			}
 		}
 	}
 	return p
+}
+
+// exprLines finds where a rule's when and score start, also inside an
+// overlay's override.
+func exprLines(item *yaml.Node, rp *RulePosition) {
+	for j := 0; j+1 < len(item.Content); j += 2 {
+		switch item.Content[j].Value {
+		case "when":
+			rp.WhenLine = textLine(item.Content[j+1])
+		case "score":
+			rp.ScoreLine = textLine(item.Content[j+1])
+		case "override":
+			exprLines(item.Content[j+1], rp)
+		}
+	}
 }
 
 func mapLines(m *yaml.Node, into map[string]int) {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ const usage = `riskctl — Fengqiao's command-line tool
 
 Usage:
   riskctl rules lint DIR           check a ruleset: every problem as file:line: rule ID: message
+  riskctl rules render [-unit CODE] DIR   the ruleset in force for a unit: the baseline under its overlays
+  riskctl rules test [flags] DIR   run the ruleset's tests (*_test.yaml); riskctl rules test -h for the flags
+  riskctl rules diff [-json] OLD NEW   what changed between two rulesets, and whether it can only raise or lower colours
+  riskctl rules backtest -from OLD -to NEW -signals FILE   replay signals through both; riskctl rules backtest -h for the flags
   riskctl send FILE...             send signals (a JSON signal or array per file) to riskd
   riskctl ingest [flags] FILE      bulk-load a ledger (台账) from CSV, JSONL or XLSX; riskctl ingest -h for the flags
   riskctl subject KIND REF         show a subject's level and why (KIND: person or dispute)
@@ -61,8 +66,16 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	a := fs.Args()
 	var err error
 	switch {
+	case len(a) >= 2 && a[0] == "rules" && a[1] == "render":
+		return render(a[2:], stdout, stderr)
 	case len(a) == 3 && a[0] == "rules" && a[1] == "lint":
 		return lint(a[2], stdout, stderr)
+	case len(a) >= 2 && a[0] == "rules" && a[1] == "test":
+		return ruleTest(a[2:], stdout, stderr)
+	case len(a) >= 2 && a[0] == "rules" && a[1] == "diff":
+		return rulesDiff(a[2:], stdout, stderr)
+	case len(a) >= 2 && a[0] == "rules" && a[1] == "backtest":
+		return rulesBacktest(a[2:], stdout, stderr)
 	case len(a) >= 2 && a[0] == "send":
 		err = c.send(a[1:])
 	case len(a) >= 1 && a[0] == "ingest":
@@ -89,24 +102,32 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 
 func lint(dir string, stdout, stderr io.Writer) int {
 	rs, err := rules.LoadDir(dir)
-	if err == nil {
-		var e *engine.Engine
-		if e, err = engine.Compile(rs); err == nil {
-			fmt.Fprintf(stdout, "ruleset %s: %d rules, %d features, %d keyword lists: ok\n",
-				e.Version(), len(rs.Rules), len(rs.Features), len(rs.Keywords))
-			return 0
-		}
+	if err != nil {
+		return problems(err, stderr)
 	}
-	var problems rules.Errors
-	if errors.As(err, &problems) {
-		for _, p := range problems {
-			fmt.Fprintln(stderr, p.String())
-		}
-		fmt.Fprintf(stderr, "%d problems\n", len(problems))
-	} else {
-		fmt.Fprintln(stderr, "riskctl:", err)
+	e, err := engine.Compile(rs)
+	if err != nil {
+		return problems(err, stderr)
 	}
-	return 1
+	fmt.Fprintf(stdout, "ruleset %s: %d rules, %d features, %d keyword lists: ok\n",
+		e.Version(), len(rs.Rules), len(rs.Features), len(rs.Keywords))
+	// Each overlay is checked against the baseline on its own; riskd also
+	// checks each with the overlays of its unit's ancestors.
+	overlays, err := rules.LoadOverlays(dir)
+	if err != nil {
+		return problems(err, stderr)
+	}
+	for _, o := range overlays {
+		ors, err := rules.Apply(rs, []*rules.Overlay{o})
+		if err == nil {
+			_, err = engine.Compile(ors)
+		}
+		if err != nil {
+			return problems(err, stderr)
+		}
+		fmt.Fprintf(stdout, "overlay %s (%s): %d rules: ok\n", o.Unit, filepath.Base(o.File), len(ors.Rules))
+	}
+	return 0
 }
 
 type client struct {

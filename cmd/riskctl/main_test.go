@@ -115,7 +115,9 @@ func TestRulesLintTheFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("ruleset %s: %d rules, %d features, %d keyword lists: ok\n", rs.Version, len(rs.Rules), len(rs.Features), len(rs.Keywords))
+	want := fmt.Sprintf("ruleset %s: %d rules, %d features, %d keyword lists: ok\n", rs.Version, len(rs.Rules), len(rs.Features), len(rs.Keywords)) +
+		"overlay 990103000000 (990103000000.yaml): 37 rules: ok\n" +
+		"overlay 990103100000 (990103100000.yaml): 37 rules: ok\n"
 	if r.out != want {
 		t.Errorf("stdout = %q, want %q", r.out, want)
 	}

@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 			return nil, err
 		}
 	}
-	if a.rules, err = ruleset.Load(cfg.RulesDir, log.With("component", "rules"), a.reg, now); err != nil {
+	if a.rules, err = ruleset.Load(cfg.RulesDir, log.With("component", "rules"), a.reg, now, ruleset.WithJurisdiction(units{a.tree})); err != nil {
 		return nil, err
 	}
 
@@ -295,3 +295,8 @@ func (a auditor) Record(ctx context.Context, p auth.Principal, action, subject, 
 		Action: action, Subject: subject, Detail: signals.MaskNumbers(detail)})
 	return err
 }
+
+// units adapts the jurisdiction tree to what overlays need.
+type units struct{ *jurisdiction.Tree }
+
+func (u units) Known(code string) bool { _, ok := u.Unit(code); return ok }

@@ -94,7 +94,7 @@ func (s *Scorer) SignOff(ctx context.Context, id risk.SubjectID, officer, reason
 	if err != nil {
 		return 0, err
 	}
-	d := s.rules.Engine().Ruleset().Dampening
+	d := s.rules.EngineFor(cur.Unit).Ruleset().Dampening
 	if d.SignOff == nil || cur.Level < *d.SignOff {
 		return 0, invalid("the subject is %s, which needs no sign-off to leave", cur.Level.Chinese())
 	}

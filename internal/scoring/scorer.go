@@ -23,6 +23,7 @@ import (
 // shadow, if any (nil).
 type Rules interface {
 	Engine() *engine.Engine
+	EngineFor(unit string) *engine.Engine // the baseline under the unit's overlays
 	Shadow() *engine.Engine
 }
 
@@ -85,7 +86,7 @@ func NewScorer(rdb redis.UniversalClient, rules Rules, pub AlertPublisher, now f
 // Handle scores every subject a record concerns: its dispute first, so that
 // the dispute's colour reaches its persons, then each person.
 func (s *Scorer) Handle(ctx context.Context, rec signals.Record) error {
-	e := s.rules.Engine()
+	e := s.rules.EngineFor(rec.Unit)
 	ev := eventOf(&rec, e)
 	var dispute *outcome
 	if rec.DisputeID != "" {
@@ -252,7 +253,7 @@ func (s *Scorer) rescore(ctx context.Context, id risk.SubjectID, ln link) (outco
 	}
 	unit, _ := h[0].(string)
 	weak, _ := h[1].(string)
-	e := s.rules.Engine()
+	e := s.rules.EngineFor(unit)
 	o, err := s.score(ctx, e, id, unit, identity{weak: weak == "true"}, nil, ln)
 	if err == nil && id.Kind == risk.Dispute && o.changed() && e.Ruleset().Spread.DisputeToPerson != nil {
 		err = s.spread(ctx, id.Ref, o.level, nil)

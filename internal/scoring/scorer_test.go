@@ -390,3 +390,5 @@ func TestBoard(t *testing.T) {
 }
 
 func (f fixedRules) Shadow() *engine.Engine { return nil }
+
+func (f fixedRules) EngineFor(string) *engine.Engine { return f.e }
