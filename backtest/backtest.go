@@ -7,6 +7,7 @@ package backtest
 
 import (
 	"cmp"
+	"fengqiao/assess"
 	"slices"
 	"time"
 
@@ -73,7 +74,7 @@ func gather(recs []signals.Record, e *engine.Engine, now time.Time) (map[risk.Su
 	var order []risk.SubjectID
 	for i := range recs {
 		r := &recs[i]
-		ev := eventOf(r, e)
+		ev := assess.EventOf(r, e)
 		for _, id := range r.Subjects() {
 			s, ok := subjects[id]
 			if !ok {
@@ -94,24 +95,6 @@ func gather(recs []signals.Record, e *engine.Engine, now time.Time) (map[risk.Su
 		}
 	}
 	return subjects, order
-}
-
-// eventOf is how the live scorer (internal/scoring) turns a record into an
-// engine event; the two must stay the same, or the backtest scores
-// differently from production.
-func eventOf(r *signals.Record, e *engine.Engine) engine.Event {
-	ev := engine.Event{
-		Key: r.Key(), Source: r.Source, At: r.OccurredAt, Unit: r.Unit, Category: r.Category,
-		Tags: r.Tags, Keywords: e.MatchKeywords(r.Summary), PartyCount: r.PartyCount, Amount: r.Amount,
-		LedgerStatus: r.LedgerStatus,
-	}
-	if p := r.Petition; p != nil {
-		ev.PetitionLevel, ev.SkipLevel, ev.Collective, ev.Repeat = p.Rank, p.SkipLevel, p.Collective, p.Repeat
-	}
-	if c := r.Case; c != nil {
-		ev.CaseID, ev.CaseEvent, ev.CaseState = c.CaseID, c.Event, c.To
-	}
-	return ev
 }
 
 // Options tune Compare.

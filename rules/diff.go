@@ -251,7 +251,7 @@ func (d *differ) levels() (Change, bool) {
 			continue
 		}
 		f := Field{Name: l.level.String(), Old: fmtNum(l.old), New: fmtNum(l.new), Effect: Raises,
-			Reason: fmt.Sprintf("a lower threshold: fewer points reach %s (%s)", l.level, l.level.Chinese())}
+			Reason: fmt.Sprintf("a lower threshold: %s (%s) is reached with fewer points", l.level, l.level.Chinese())}
 		if l.new > l.old {
 			f.Effect, f.Reason = Lowers, fmt.Sprintf("a higher threshold: %s (%s) needs more points", l.level, l.level.Chinese())
 		}

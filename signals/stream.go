@@ -364,3 +364,27 @@ func (c *Consumer) batch() int64 {
 	}
 	return c.Batch
 }
+
+// Records reads every record kept in the stream, oldest first: what riskd
+// has recorded, for a backtest. Entries that do not decode are skipped.
+func (s Stream) Records(ctx context.Context, rdb redis.UniversalClient) ([]Record, error) {
+	var out []Record
+	start := "-"
+	for {
+		msgs, err := rdb.XRangeN(ctx, s.Key, start, "+", 1000).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read the signal stream: %w", err)
+		}
+		for _, m := range msgs {
+			raw, _ := m.Values["r"].(string)
+			var r Record
+			if json.Unmarshal([]byte(raw), &r) == nil && r.Source != "" {
+				out = append(out, r)
+			}
+		}
+		if len(msgs) < 1000 {
+			return out, nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"time"
@@ -30,6 +31,12 @@ Flags (-flag or --flag, before or after the rulesets):
 `
 
 const backtestUsage = `Usage: riskctl rules backtest -from OLD -to NEW -signals FILE [flags]
+       riskctl rules backtest -live [-top N] [-json]
+
+With -live, riskd replays the signals it has recorded (those still in its
+stream) through its live ruleset and the candidate loaded in its shadow
+(POST /api/v1/rules/shadow), and this prints riskd's report. It needs a
+root-unit admin token in FENGQIAO_TOKEN and -server as for other commands.
 
 Replays recorded signals through rulesets OLD and NEW (directories, or files)
 and reports how many subjects change colour, each way, the largest changes
@@ -99,7 +106,7 @@ func rulesDiff(args []string, stdout, stderr io.Writer) int {
 }
 
 // rulesBacktest runs riskctl rules backtest; it returns the exit code.
-func rulesBacktest(args []string, stdout, stderr io.Writer) int {
+func rulesBacktest(args []string, c *client, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rules backtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {}
@@ -110,11 +117,14 @@ func rulesBacktest(args []string, stdout, stderr io.Writer) int {
 	top := fs.Int("top", 10, "")
 	tree := fs.String("jurisdiction", "", "")
 	asJSON := fs.Bool("json", false, "")
+	live := fs.Bool("live", false, "")
 	pos, err := parseInterspersed(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, backtestUsage)
 		return 0
+	case err == nil && *live && len(pos) == 0 && *fromDir == "" && *toDir == "" && *file == "" && *top >= 0:
+		return liveBacktest(c, *top, *asJSON, stdout, stderr)
 	case err != nil || len(pos) != 0 || *fromDir == "" || *toDir == "" || *file == "" || *top < 0:
 		fmt.Fprint(stderr, backtestUsage)
 		return 2
@@ -222,5 +232,27 @@ func writeJSON(stdout, stderr io.Writer, v any) int {
 		fmt.Fprintln(stderr, "riskctl:", err)
 		return 1
 	}
+	return 0
+}
+
+// liveBacktest asks riskd to backtest its shadow ruleset on its recorded signals.
+func liveBacktest(c *client, top int, asJSON bool, stdout, stderr io.Writer) int {
+	path := fmt.Sprintf("/api/v1/rules/shadow/backtest?top=%d", top)
+	if !asJSON {
+		path += "&format=text"
+	}
+	code, body, err := c.do("GET", path, nil)
+	if err == nil && code != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(body, &e)
+		err = fmt.Errorf("%s (%d)", e.Error, code)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "riskctl rules backtest:", err)
+		return 1
+	}
+	_, _ = stdout.Write(body)
 	return 0
 }

@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case len(a) >= 2 && a[0] == "rules" && a[1] == "diff":
 		return rulesDiff(a[2:], stdout, stderr)
 	case len(a) >= 2 && a[0] == "rules" && a[1] == "backtest":
-		return rulesBacktest(a[2:], stdout, stderr)
+		return rulesBacktest(a[2:], c, stdout, stderr)
 	case len(a) >= 2 && a[0] == "send":
 		err = c.send(a[1:])
 	case len(a) >= 1 && a[0] == "ingest":

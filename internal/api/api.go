@@ -95,6 +95,7 @@ type Server struct {
 	Auth      Authenticator
 	Tokens    Tokens
 	Audit     Auditor
+	Recorded  Recorded
 	AuditLog  AuditLog
 	Sealer    Sealer
 	Checks    []Check
@@ -108,6 +109,11 @@ type Server struct {
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	limiter  *limiter
+}
+
+// Recorded gives the signals riskd has recorded, for backtests.
+type Recorded interface {
+	Records(ctx context.Context) ([]signals.Record, error)
 }
 
 // Sealer encrypts what must be read back (ID numbers, phones) and opens it.
@@ -168,6 +174,7 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/rules/shadow", adminOnly, s.loadShadow},
 		{"DELETE /api/v1/rules/shadow", adminOnly, s.dropShadow},
 		{"POST /api/v1/rules/shadow/promote", adminOnly, s.promoteShadow},
+		{"GET /api/v1/rules/shadow/backtest", adminOnly, s.backtestShadow},
 		{"GET /api/v1/tokens", adminOnly, s.listTokens},
 		{"POST /api/v1/tokens", adminOnly, s.createToken},
 		{"DELETE /api/v1/tokens/{id}", adminOnly, s.revokeToken},

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fengqiao/backtest"
 	"net/http"
 
 	"fengqiao/internal/ruleset"
@@ -68,6 +69,38 @@ func (s *Server) promoteShadow(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, "rules.promote", "ruleset/"+live.Hash, "影子规则集 "+st.Version+" 转为正式, 替换 "+prev.Version)
 	writeJSON(w, http.StatusOK, map[string]any{"live": live, "previous": prev})
+}
+
+// backtestShadow replays the signals riskd has recorded (those still in the
+// stream, see stream_retention_days) through the live and the shadow
+// rulesets and reports how subjects would change colour. Text with
+// ?format=text, JSON otherwise.
+func (s *Server) backtestShadow(w http.ResponseWriter, r *http.Request) {
+	if principal(r).Unit != s.rootUnit() {
+		writeError(w, http.StatusForbidden, "a backtest covers the whole jurisdiction: only an admin of its root unit may run it", "")
+		return
+	}
+	shadow := s.Rules.Shadow()
+	if shadow == nil {
+		writeError(w, http.StatusNotFound, "no shadow ruleset is loaded: load the candidate first (POST /api/v1/rules/shadow)", "")
+		return
+	}
+	top, ok := intParam(w, r.URL.Query().Get("top"), "top", 10, 0, 200)
+	if !ok {
+		return
+	}
+	recs, err := s.Recorded.Records(r.Context())
+	if err != nil {
+		s.internalError(w, "read the recorded signals", err)
+		return
+	}
+	rep := backtest.Run(recs, s.Rules.Engine(), shadow, s.Now(), top)
+	if r.URL.Query().Get("format") == "text" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(rep.String()))
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
 }
 
 // audit records an act, logging (not failing) if the log cannot be written.

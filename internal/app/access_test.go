@@ -49,6 +49,7 @@ var policy = map[string][]auth.Role{
 	"POST /api/v1/rules/shadow":                     {auth.Admin},
 	"DELETE /api/v1/rules/shadow":                   {auth.Admin},
 	"POST /api/v1/rules/shadow/promote":             {auth.Admin},
+	"GET /api/v1/rules/shadow/backtest":             {auth.Admin},
 	"GET /api/v1/tokens":                            {auth.Admin},
 	"POST /api/v1/tokens":                           {auth.Admin},
 	"DELETE /api/v1/tokens/{id}":                    {auth.Admin},

@@ -179,6 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Tokens:    a.tokens,
 		Audit:     auditor{a.audit},
 		AuditLog:  a.audit,
+		Recorded:  recorded{stream, a.rdb},
 		Sealer:    a.sealer,
 		RateLimit: cfg.RateLimit,
 		Gatherer:  a.reg,
@@ -300,3 +301,13 @@ func (a auditor) Record(ctx context.Context, p auth.Principal, action, subject, 
 type units struct{ *jurisdiction.Tree }
 
 func (u units) Known(code string) bool { _, ok := u.Unit(code); return ok }
+
+// recorded reads the signal stream for backtests.
+type recorded struct {
+	stream signals.Stream
+	rdb    redis.UniversalClient
+}
+
+func (r recorded) Records(ctx context.Context) ([]signals.Record, error) {
+	return r.stream.Records(ctx, r.rdb)
+}

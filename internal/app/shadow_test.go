@@ -73,6 +73,12 @@ func TestShadowRunAndPromotion(t *testing.T) {
 	if hits["threat-language"] != [2]float64{2, 2} {
 		t.Errorf("rule hits: %v", hits)
 	}
+	// The signals recorded so far, replayed through both: the person and the
+	// dispute would be red.
+	_, bt := d.do(t, "GET", "/api/v1/rules/shadow/backtest", "")
+	if bt["raised"] != float64(2) || bt["lowered"] != float64(0) || bt["signals"] != float64(1) {
+		t.Errorf("backtest of the recorded signals: raised %v, lowered %v, signals %v", bt["raised"], bt["lowered"], bt["signals"])
+	}
 	// A duty officer of another county sees the counts but none of the subjects.
 	other := d.newToken(t, "东湖区值班室", "duty", "990102000000")
 	_, sh = d.doAs(t, other, "GET", "/api/v1/rules/shadow", "")

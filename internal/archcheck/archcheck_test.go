@@ -28,6 +28,9 @@ var forbidden = []struct {
 	{"engine", []string{module + "signals", module + "alerts", module + "internal", module + "jurisdiction", "github.com/redis/", "net/http", "os", "github.com/prometheus/"}, "evaluation is pure: no I/O"},
 	{"signals", []string{module + "engine", module + "alerts", module + "internal", "net/http"}, "signals flow into the engine, never the other way"},
 	{"alerts", []string{module + "signals", module + "engine", module + "internal"}, "alerts read level changes, not signals"},
+	{"assess", []string{module + "internal", module + "alerts", "github.com/redis/", "net/http"}, "the shared scoring core is pure"},
+	{"ruletest", []string{module + "internal", module + "signals", "github.com/redis/", "net/http"}, "rule tests run the engine alone"},
+	{"backtest", []string{module + "internal", module + "alerts", "github.com/redis/", "net/http"}, "a backtest replays in memory, touching nothing live"},
 }
 
 type pkg struct {

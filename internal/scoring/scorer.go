@@ -3,6 +3,7 @@ package scoring
 import (
 	"context"
 	"errors"
+	"fengqiao/assess"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -87,7 +88,7 @@ func NewScorer(rdb redis.UniversalClient, rules Rules, pub AlertPublisher, now f
 // the dispute's colour reaches its persons, then each person.
 func (s *Scorer) Handle(ctx context.Context, rec signals.Record) error {
 	e := s.rules.EngineFor(rec.Unit)
-	ev := eventOf(&rec, e)
+	ev := assess.EventOf(&rec, e)
 	var dispute *outcome
 	if rec.DisputeID != "" {
 		id := risk.SubjectID{Kind: risk.Dispute, Ref: rec.DisputeID}
@@ -259,19 +260,4 @@ func (s *Scorer) rescore(ctx context.Context, id risk.SubjectID, ln link) (outco
 		err = s.spread(ctx, id.Ref, o.level, nil)
 	}
 	return o, err
-}
-
-func eventOf(r *signals.Record, e *engine.Engine) engine.Event {
-	ev := engine.Event{
-		Key: r.Key(), Source: r.Source, At: r.OccurredAt, Unit: r.Unit, Category: r.Category,
-		Tags: r.Tags, Keywords: e.MatchKeywords(r.Summary), PartyCount: r.PartyCount, Amount: r.Amount,
-		LedgerStatus: r.LedgerStatus,
-	}
-	if p := r.Petition; p != nil {
-		ev.PetitionLevel, ev.SkipLevel, ev.Collective, ev.Repeat = p.Rank, p.SkipLevel, p.Collective, p.Repeat
-	}
-	if c := r.Case; c != nil {
-		ev.CaseID, ev.CaseEvent, ev.CaseState = c.CaseID, c.Event, c.To
-	}
-	return ev
 }
