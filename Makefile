@@ -30,6 +30,7 @@ fuzz:
 	$(GO) test ./rules -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./jurisdiction -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./signals/ledger -run XXX -fuzz FuzzRead -fuzztime $(FUZZTIME)
+	$(GO) test ./ruletest -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
 ## bench: the engine's benchmarks
 bench:
