@@ -15,10 +15,10 @@ import (
 	"fengqiao/risk"
 )
 
-// Event is a subject's level rising: what a duty officer must hear about.
-// Falls are recorded in the subject's history but never paged.
+// Event is a subject's level changing. A rise is what a duty officer must
+// hear about; a fall is never paged, but resolves alerts above the new level.
 type Event struct {
-	// ID identifies the rise: the same subject reaching the same level on the
+	// ID identifies the change: the same subject reaching the same level on the
 	// same signal always has the same ID, so a redelivered signal can be
 	// recognised and paged once.
 	ID             string         `json:"id"`
@@ -32,7 +32,10 @@ type Event struct {
 	RulesetVersion string         `json:"ruleset_version"`
 }
 
-// EventID returns the ID of a rise of subject to level on signal.
+// Rise reports whether the event is a rise (and so pages).
+func (e Event) Rise() bool { return e.To > e.From }
+
+// EventID returns the ID of a change of subject to level on signal.
 func EventID(subject risk.SubjectID, to risk.Level, signal string) string {
 	return subject.String() + "@" + to.String() + "/" + signal
 }

@@ -28,7 +28,8 @@ type Rules interface {
 	Shadow() *engine.Engine
 }
 
-// AlertPublisher receives level rises.
+// AlertPublisher receives level changes: rises, which page, and falls,
+// which resolve alerts above the new level.
 type AlertPublisher interface {
 	Publish(ctx context.Context, e alerts.Event) error
 }
@@ -187,10 +188,12 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 			o.prev = snap.previous.Level
 		}
 		rose := a.Level > o.prev
-		if rose {
+		if rose || (o.known && a.Level < o.prev) {
 			// Publish before committing: if the commit is lost the signal is
 			// redelivered and the same event (same ID) published again, which
 			// the alert side recognises; a lost alert could not be recovered.
+			// A fall is published too, so that alerts above it resolve; it
+			// is never paged.
 			err := s.alerts.Publish(ctx, alerts.Event{
 				ID: alerts.EventID(id, a.Level, a.Signal), Subject: id, Unit: unit,
 				From: o.prev, To: a.Level, At: now, Signal: a.Signal,

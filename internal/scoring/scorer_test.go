@@ -137,8 +137,14 @@ func TestWindowsSlideAndFallsAreRecordedNotPaged(t *testing.T) {
 	if len(hist) != 2 || hist[0].From != "orange" || hist[0].To != "green" {
 		t.Errorf("history = %+v", hist)
 	}
-	if len(rec.events) != 2 {
-		t.Errorf("a fall was paged: %+v", rec.events)
+	rises := 0
+	for _, e := range rec.events {
+		if e.To > e.From {
+			rises++
+		}
+	}
+	if rises != 2 || len(rec.events) != 4 {
+		t.Errorf("want 2 rises and 2 falls published: %+v", rec.events)
 	}
 }
 
