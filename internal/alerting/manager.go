@@ -1,0 +1,400 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"fengqiao/alerts"
+	"fengqiao/risk"
+)
+
+// Router says who hears of an alert: it is the escalation policy, the duty
+// roster and the jurisdiction, as the manager needs them.
+type Router interface {
+	// Route returns the policy for an alert at level in unit, and the units
+	// whose duty officers hear of it first. ok is false when the policy
+	// pages no one at that level.
+	Route(level risk.Level, unit string, at time.Time) (p Snapshot, targets []Target, ok bool)
+	// Escalate returns the next unit up from t, false at the top.
+	Escalate(t Target) (Target, bool)
+	// Deadline returns when an alert notified at from must be acknowledged.
+	Deadline(p Snapshot, from time.Time) time.Time
+	// Suppress is how long the same subject at the same colour is not paged again.
+	Suppress() time.Duration
+}
+
+// Sender delivers one notification. Retryable says whether a failure is
+// worth trying again.
+type Sender interface {
+	Send(ctx context.Context, n Notification, a Alert) error
+	Retryable(err error) bool
+}
+
+// Manager runs alerts in Redis. Several instances may run at once: each due
+// notification and deadline is claimed by one of them for a lease.
+type Manager struct {
+	rdb    redis.UniversalClient
+	router Router
+	sender Sender
+	now    func() time.Time
+	log    *slog.Logger
+	// GiveUp is how long a notification is retried before it is given up.
+	GiveUp time.Duration
+	// Lease is how long a claimed notification or deadline is held.
+	Lease time.Duration
+	// contains says whether a unit is in another's subtree, for silences.
+	contains Contains
+
+	opened, notified, escalations, acks *prometheus.CounterVec
+	ackSeconds                          prometheus.Histogram
+}
+
+// Keys, all under the {alerts} tag.
+const (
+	keyAlert     = "fq:{alerts}:a:"        // + id: the alert, JSON
+	keyAll       = "fq:{alerts}:all"       // every alert by opening time
+	keyOpen      = "fq:{alerts}:open"      // unresolved alerts by opening time
+	keyBySubject = "fq:{alerts}:subject:"  // + subject: its unresolved alert's id
+	keySuppress  = "fq:{alerts}:suppress:" // + subject/level: set while re-pages are suppressed
+	keyDeadlines = "fq:{alerts}:deadlines" // open alerts by acknowledgement deadline
+	keyOutbox    = "fq:{alerts}:outbox"    // notification ids by next attempt
+	keyNote      = "fq:{alerts}:n:"        // + notification id: the notification, JSON
+	keyDelivered = "fq:{alerts}:d:"        // + alert id: its notifications' ids by creation
+	keySilences  = "fq:{alerts}:silences"  // id → silence, JSON
+)
+
+// NewManager returns a Manager and registers its metrics.
+func NewManager(rdb redis.UniversalClient, router Router, sender Sender, contains Contains, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) *Manager {
+	m := &Manager{rdb: rdb, router: router, sender: sender, contains: contains, now: now, log: log, GiveUp: 24 * time.Hour, Lease: time.Minute,
+		opened: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fengqiao_alerts_opened_total", Help: "Alerts opened, by colour and whether a silence held their notices.",
+		}, []string{"level", "silenced"}),
+		notified: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fengqiao_notifications_total", Help: "Notification attempts, by channel and result (sent, retry, failed).",
+		}, []string{"channel", "result"}),
+		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fengqiao_alert_escalations_total", Help: "Escalations to the next unit up after a missed acknowledgement deadline, by colour.",
+		}, []string{"level"}),
+		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fengqiao_alerts_acknowledged_total", Help: "Alerts acknowledged, by colour.",
+		}, []string{"level"}),
+		ackSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fengqiao_alert_ack_seconds", Help: "Time from an alert's opening to its acknowledgement.",
+			Buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400},
+		}),
+	}
+	for _, l := range risk.Levels[1:] {
+		m.opened.WithLabelValues(l.String(), "false")
+		m.opened.WithLabelValues(l.String(), "true")
+		m.escalations.WithLabelValues(l.String())
+		m.acks.WithLabelValues(l.String())
+	}
+	reg.MustRegister(m.opened, m.notified, m.escalations, m.acks, m.ackSeconds, m.collector())
+	return m
+}
+
+// Handle takes one level change of a subject: a rise opens an alert (unless
+// suppressed), superseding a lower one still open; a fall resolves alerts
+// above the new level. It is idempotent per event.
+func (m *Manager) Handle(ctx context.Context, e alerts.Event) error {
+	now := m.now()
+	cur, err := m.current(ctx, e.Subject)
+	if err != nil {
+		return err
+	}
+	if !e.Rise() {
+		if cur != nil && cur.Level > e.To {
+			return m.resolve(ctx, cur.ID, "system", fmt.Sprintf("已降至%s", e.To.Chinese()), now)
+		}
+		return nil
+	}
+	id := alertID(e.ID)
+	if cur != nil && cur.ID == id {
+		return nil // a redelivered event
+	}
+	p, targets, ok := m.router.Route(e.To, e.Unit, now)
+	if !ok {
+		return nil // the policy pages no one at this colour
+	}
+	// The same subject at the same colour within the suppression time is
+	// not paged again; a further rise is a new key and does page.
+	sup := keySuppress + e.Subject.String() + "/" + e.To.String()
+	fresh, err := m.rdb.SetNX(ctx, sup, id, m.router.Suppress()).Result()
+	if err != nil {
+		return fmt.Errorf("check suppression: %w", err)
+	}
+	if !fresh {
+		if owner, _ := m.rdb.Get(ctx, sup).Result(); owner != id {
+			m.log.Info("alert suppressed: the same subject was paged at this colour recently", "subject", e.Subject.String(), "level", e.To.String())
+			return nil
+		}
+	}
+	if cur != nil && cur.Level < e.To {
+		if err := m.resolve(ctx, cur.ID, "system", fmt.Sprintf("升级为%s预警", e.To.Chinese()), now); err != nil {
+			return err
+		}
+	}
+	a := Alert{ID: id, Event: e.ID, Subject: e.Subject, Unit: e.Unit, Level: e.To, State: Open, OpenedAt: now,
+		Explanation: e.Explanation, Policy: p}
+	silence, err := m.silencing(ctx, a, now)
+	if err != nil {
+		return err
+	}
+	a.Silence = silence
+	if silence == "" {
+		a.Deadline = m.router.Deadline(p, now)
+		a.Notified = targets
+	}
+	// Every step below is idempotent, so a redelivered event after a crash
+	// part-way completes the alert without doubling anything.
+	b, _ := json.Marshal(a)
+	created, err := m.rdb.SetNX(ctx, keyAlert+id, b, 0).Result()
+	if err != nil {
+		return fmt.Errorf("open alert: %w", err)
+	}
+	if !created {
+		if a, err = m.Get(ctx, id); err != nil {
+			return err
+		}
+		if a.State == Resolved {
+			return nil
+		}
+	}
+	_, err = m.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.ZAdd(ctx, keyAll, redis.Z{Score: float64(now.UnixMilli()), Member: id})
+		pipe.ZAdd(ctx, keyOpen, redis.Z{Score: float64(now.UnixMilli()), Member: id})
+		pipe.Set(ctx, keyBySubject+e.Subject.String(), id, 0)
+		if silence == "" {
+			pipe.ZAdd(ctx, keyDeadlines, redis.Z{Score: float64(a.Deadline.UnixMilli()), Member: id})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index alert: %w", err)
+	}
+	if created {
+		m.opened.WithLabelValues(a.Level.String(), fmt.Sprint(a.Silence != "")).Inc()
+	}
+	if a.Silence != "" {
+		return nil
+	}
+	return m.enqueue(ctx, a, a.Notified, false, a.OpenedAt)
+}
+
+// enqueue writes a notification for each target and channel to the outbox,
+// before anything is sent: a channel outage or a crash loses nothing.
+func (m *Manager) enqueue(ctx context.Context, a Alert, targets []Target, resolved bool, now time.Time) error {
+	_, err := m.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, t := range targets {
+			for _, ch := range t.Channels {
+				n := Notification{ID: notificationID(a.ID, t.Step, t, ch, resolved), AlertID: a.ID, Step: t.Step,
+					Target: t, Channel: ch, Resolved: resolved, Created: now, State: "pending"}
+				b, _ := json.Marshal(n)
+				pipe.SetNX(ctx, keyNote+n.ID, b, 0)
+				pipe.ZAddNX(ctx, keyOutbox, redis.Z{Score: float64(now.UnixMilli()), Member: n.ID})
+				pipe.ZAddNX(ctx, keyDelivered+a.ID, redis.Z{Score: float64(now.UnixMilli()), Member: n.ID})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write to the outbox: %w", err)
+	}
+	return nil
+}
+
+// current returns the subject's unresolved alert, or nil.
+func (m *Manager) current(ctx context.Context, s risk.SubjectID) (*Alert, error) {
+	id, err := m.rdb.Get(ctx, keyBySubject+s.String()).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the subject's alert: %w", err)
+	}
+	a, err := m.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && a.State == Resolved) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// ErrNotFound is returned for an unknown alert.
+var ErrNotFound = errors.New("no such alert")
+
+// ErrState is returned for an act the alert's state does not allow.
+var ErrState = errors.New("not allowed in the alert's state")
+
+// Get returns an alert.
+func (m *Manager) Get(ctx context.Context, id string) (Alert, error) {
+	b, err := m.rdb.Get(ctx, keyAlert+id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Alert{}, ErrNotFound
+	}
+	if err != nil {
+		return Alert{}, fmt.Errorf("read alert: %w", err)
+	}
+	var a Alert
+	if err := json.Unmarshal(b, &a); err != nil {
+		return Alert{}, fmt.Errorf("decode alert: %w", err)
+	}
+	return a, nil
+}
+
+// update changes an alert under optimistic locking, so an acknowledgement
+// and an escalation racing on two instances do not overwrite each other.
+func (m *Manager) update(ctx context.Context, id string, fn func(a *Alert) error) (Alert, error) {
+	var out Alert
+	for attempt := 0; attempt < 20; attempt++ {
+		err := m.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			b, err := tx.Get(ctx, keyAlert+id).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			var a Alert
+			if err := json.Unmarshal(b, &a); err != nil {
+				return err
+			}
+			if err := fn(&a); err != nil {
+				return err
+			}
+			nb, _ := json.Marshal(a)
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, keyAlert+id, nb, 0)
+				return nil
+			})
+			out = a
+			return err
+		}, keyAlert+id)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		return out, err
+	}
+	return out, errors.New("the alert kept changing; try again")
+}
+
+// Acknowledge records that an officer has the alert in hand: escalation stops.
+func (m *Manager) Acknowledge(ctx context.Context, id, by, note string) (Alert, error) {
+	now := m.now()
+	a, err := m.update(ctx, id, func(a *Alert) error {
+		if a.State != Open {
+			return fmt.Errorf("%w: it is %s", ErrState, a.State)
+		}
+		a.State, a.AckedBy, a.AckedAt, a.AckNote = Acknowledged, by, &now, note
+		return nil
+	})
+	if err != nil {
+		return a, err
+	}
+	m.rdb.ZRem(ctx, keyDeadlines, id)
+	m.acks.WithLabelValues(a.Level.String()).Inc()
+	m.ackSeconds.Observe(now.Sub(a.OpenedAt).Seconds())
+	return a, nil
+}
+
+// Resolve closes an alert by an officer's decision.
+func (m *Manager) Resolve(ctx context.Context, id, by, reason string) (Alert, error) {
+	if err := m.resolve(ctx, id, by, reason, m.now()); err != nil {
+		return Alert{}, err
+	}
+	return m.Get(ctx, id)
+}
+
+func (m *Manager) resolve(ctx context.Context, id, by, reason string, now time.Time) error {
+	a, err := m.update(ctx, id, func(a *Alert) error {
+		if a.State == Resolved {
+			return fmt.Errorf("%w: it is already resolved", ErrState)
+		}
+		a.State, a.ResolvedBy, a.ResolvedAt, a.ResolveReason = Resolved, by, &now, reason
+		return nil
+	})
+	if errors.Is(err, ErrState) && by == "system" {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, keyOpen, id)
+		p.ZRem(ctx, keyDeadlines, id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if a.Silence == "" && a.State == Resolved {
+		return m.enqueue(ctx, a, a.Notified, true, now)
+	}
+	return nil
+}
+
+// Filter selects alerts.
+type Filter struct {
+	State    State
+	MinLevel risk.Level
+	InScope  func(unit string) bool
+	Limit    int
+}
+
+// List returns alerts newest first.
+func (m *Manager) List(ctx context.Context, f Filter) ([]Alert, error) {
+	key := keyAll
+	if f.State == Open || f.State == Acknowledged {
+		key = keyOpen
+	}
+	ids, err := m.rdb.ZRevRange(ctx, key, 0, 4999).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	out := []Alert{}
+	for _, id := range ids {
+		a, err := m.Get(ctx, id)
+		if err != nil {
+			continue
+		}
+		if (f.State != "" && a.State != f.State) || a.Level < f.MinLevel || (f.InScope != nil && !f.InScope(a.Unit)) {
+			continue
+		}
+		out = append(out, a)
+		if f.Limit > 0 && len(out) >= f.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Deliveries returns an alert's notifications, oldest first.
+func (m *Manager) Deliveries(ctx context.Context, id string) ([]Notification, error) {
+	ids, err := m.rdb.ZRange(ctx, keyDelivered+id, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	out := []Notification{}
+	for _, nid := range ids {
+		b, err := m.rdb.Get(ctx, keyNote+nid).Bytes()
+		if err != nil {
+			continue
+		}
+		var n Notification
+		if json.Unmarshal(b, &n) == nil {
+			out = append(out, n)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}

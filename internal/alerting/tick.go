@@ -1,0 +1,222 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// claimScript takes up to ARGV[3] members of a schedule that are due (score
+// ≤ ARGV[1]) and pushes each to ARGV[2], a lease: the instance that claimed
+// it works on it; if it dies, the member comes due again when the lease
+// ends. Atomic, so each due member goes to one instance.
+var claimScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], m) end
+return due
+`)
+
+func (m *Manager) claim(ctx context.Context, key string, now time.Time, n int) ([]string, error) {
+	return claimScript.Run(ctx, m.rdb, []string{key}, now.UnixMilli(), now.Add(m.Lease).UnixMilli(), n).StringSlice()
+}
+
+// Tick does what is due at the manager's clock: it escalates alerts whose
+// acknowledgement deadline has passed, and sends or retries notifications.
+// riskd calls it every second; tests call it with a clock they set.
+func (m *Manager) Tick(ctx context.Context) error {
+	now := m.now()
+	due, err := m.claim(ctx, keyDeadlines, now, 100)
+	if err != nil {
+		return fmt.Errorf("claim deadlines: %w", err)
+	}
+	for _, id := range due {
+		if err := m.escalate(ctx, id, now); err != nil {
+			m.log.Error("escalate alert", "alert", id, "err", err)
+		}
+	}
+	for {
+		ids, err := m.claim(ctx, keyOutbox, now, 50)
+		if err != nil {
+			return fmt.Errorf("claim notifications: %w", err)
+		}
+		for _, id := range ids {
+			m.deliver(ctx, id, now)
+		}
+		if len(ids) < 50 {
+			return nil
+		}
+	}
+}
+
+// escalate notifies the next unit up for an alert nobody acknowledged in
+// time, as its frozen policy says, until the policy's steps run out.
+func (m *Manager) escalate(ctx context.Context, id string, now time.Time) error {
+	var next []Target
+	a, err := m.update(ctx, id, func(a *Alert) error {
+		next = nil
+		if a.State != Open || a.Step >= a.Policy.Times {
+			return nil
+		}
+		from := a.Notified[len(a.Notified)-1]
+		t, ok := m.router.Escalate(from)
+		if !ok {
+			t = from // at the top: repeat to the same unit
+		}
+		a.Step++
+		t.Step = a.Step
+		a.Notified = append(a.Notified, t)
+		a.Deadline = now.Add(a.Policy.Every)
+		next = []Target{t}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if next == nil {
+		return m.rdb.ZRem(ctx, keyDeadlines, id).Err() // acknowledged, resolved, or no steps left
+	}
+	if err := m.enqueue(ctx, a, next, false, now); err != nil {
+		return err
+	}
+	m.escalations.WithLabelValues(a.Level.String()).Inc()
+	m.log.Warn("alert not acknowledged in time: escalated", "alert", id, "level", a.Level.String(), "step", a.Step, "to", next[0].Unit)
+	return m.rdb.ZAdd(ctx, keyDeadlines, redis.Z{Score: float64(a.Deadline.UnixMilli()), Member: id}).Err()
+}
+
+// deliver tries one notification: sent, retried later with backoff, or,
+// past GiveUp or on a permanent error, given up (and counted, so that the
+// service's own alerting rules fire).
+func (m *Manager) deliver(ctx context.Context, nid string, now time.Time) {
+	b, err := m.rdb.Get(ctx, keyNote+nid).Bytes()
+	if err != nil {
+		m.rdb.ZRem(ctx, keyOutbox, nid)
+		return
+	}
+	var n Notification
+	if json.Unmarshal(b, &n) != nil || n.State != "pending" {
+		m.rdb.ZRem(ctx, keyOutbox, nid)
+		return
+	}
+	a, err := m.Get(ctx, n.AlertID)
+	if err != nil {
+		m.rdb.ZRem(ctx, keyOutbox, nid)
+		return
+	}
+	if !n.Resolved && a.State != Open && n.Step > 0 {
+		n.State, n.LastError = "failed", "the alert was acknowledged or resolved before this escalation went out"
+		m.save(ctx, n, false, now)
+		return
+	}
+	n.Attempts++
+	err = m.sender.Send(ctx, n, a)
+	switch {
+	case err == nil:
+		n.State, n.LastError, n.SentAt = "sent", "", &now
+		m.notified.WithLabelValues(n.Channel, "sent").Inc()
+		m.save(ctx, n, false, now)
+	case m.sender.Retryable(err) && now.Sub(n.Created) < m.GiveUp:
+		n.LastError = err.Error()
+		m.notified.WithLabelValues(n.Channel, "retry").Inc()
+		m.save(ctx, n, true, now.Add(backoff(n.Attempts)))
+	default:
+		n.State, n.LastError = "failed", err.Error()
+		m.notified.WithLabelValues(n.Channel, "failed").Inc()
+		m.log.Error("notification given up", "alert", n.AlertID, "channel", n.Channel, "unit", n.Target.Unit, "attempts", n.Attempts, "err", err)
+		m.save(ctx, n, false, now)
+	}
+}
+
+// save stores a notification and either schedules its next attempt or
+// takes it off the outbox.
+func (m *Manager) save(ctx context.Context, n Notification, again bool, at time.Time) {
+	b, _ := json.Marshal(n)
+	_, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keyNote+n.ID, b, 0)
+		if again {
+			p.ZAdd(ctx, keyOutbox, redis.Z{Score: float64(at.UnixMilli()), Member: n.ID})
+		} else {
+			p.ZRem(ctx, keyOutbox, n.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		m.log.Error("save notification", "id", n.ID, "err", err)
+	}
+}
+
+// backoff is the wait before attempt n+1: 5 s doubling to 10 minutes.
+func backoff(attempts int) time.Duration {
+	d := 5 * time.Second << min(attempts-1, 7)
+	return min(d, 10*time.Minute)
+}
+
+// Run ticks every interval until ctx ends.
+func (m *Manager) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.Tick(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("alert tick", "err", err)
+			}
+		}
+	}
+}
+
+// collector reports the outbox and open alerts, read from Redis at scrape
+// time so the figures hold across restarts and instances.
+func (m *Manager) collector() prometheus.Collector {
+	return &gauges{m: m,
+		depth:   prometheus.NewDesc("fengqiao_outbox_depth", "Notifications waiting in the outbox.", nil, nil),
+		oldest:  prometheus.NewDesc("fengqiao_outbox_oldest_age_seconds", "Age of the oldest notification waiting in the outbox.", nil, nil),
+		open:    prometheus.NewDesc("fengqiao_alerts_open", "Alerts not yet resolved.", nil, nil),
+		overdue: prometheus.NewDesc("fengqiao_alerts_unacknowledged_overdue", "Open alerts past their acknowledgement deadline.", nil, nil),
+	}
+}
+
+type gauges struct {
+	m                            *Manager
+	depth, oldest, open, overdue *prometheus.Desc
+}
+
+func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- g.depth
+	ch <- g.oldest
+	ch <- g.open
+	ch <- g.overdue
+}
+
+func (g *gauges) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	now := g.m.now()
+	p := g.m.rdb.Pipeline()
+	depth := p.ZCard(ctx, keyOutbox)
+	first := p.ZRangeWithScores(ctx, keyOutbox, 0, 0)
+	open := p.ZCard(ctx, keyOpen)
+	overdue := p.ZCount(ctx, keyDeadlines, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
+	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(g.depth, prometheus.GaugeValue, float64(depth.Val()))
+	age := 0.0
+	if f := first.Val(); len(f) == 1 {
+		if b, err := g.m.rdb.Get(ctx, keyNote+f[0].Member.(string)).Bytes(); err == nil {
+			var n Notification
+			if json.Unmarshal(b, &n) == nil {
+				age = now.Sub(n.Created).Seconds()
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(g.oldest, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(g.open, prometheus.GaugeValue, float64(open.Val()))
+	ch <- prometheus.MustNewConstMetric(g.overdue, prometheus.GaugeValue, float64(overdue.Val()))
+}
