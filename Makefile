@@ -31,6 +31,9 @@ fuzz:
 	$(GO) test ./jurisdiction -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./signals/ledger -run XXX -fuzz FuzzRead -fuzztime $(FUZZTIME)
 	$(GO) test ./ruletest -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./alerts/escalation -run XXX -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME)
+	$(GO) test ./alerts/escalation -run XXX -fuzz FuzzParseRoster -fuzztime $(FUZZTIME)
+	$(GO) test ./alerts/notify -run XXX -fuzz FuzzScrub -fuzztime $(FUZZTIME)
 
 ## bench: the engine's benchmarks
 bench:

@@ -58,7 +58,7 @@ type Stream struct {
 
 // NewStream returns the alert event stream.
 func NewStream(rdb redis.UniversalClient) *Stream {
-	return &Stream{rdb: rdb, key: "fq:{alerts}:events"}
+	return &Stream{rdb: rdb, key: "fq:{alerts}:events"} // alerting reads it as its EventsKey
 }
 
 // Publish appends an event.

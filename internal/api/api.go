@@ -96,6 +96,7 @@ type Server struct {
 	Tokens    Tokens
 	Audit     Auditor
 	Recorded  Recorded
+	Alerts    Alerts
 	AuditLog  AuditLog
 	Sealer    Sealer
 	Checks    []Check
@@ -178,6 +179,13 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/tokens", adminOnly, s.listTokens},
 		{"POST /api/v1/tokens", adminOnly, s.createToken},
 		{"DELETE /api/v1/tokens/{id}", adminOnly, s.revokeToken},
+		{"GET /api/v1/alerts", readers, s.listAlerts},
+		{"GET /api/v1/alerts/{id}", readers, s.getAlert},
+		{"POST /api/v1/alerts/{id}/ack", officers, s.ackAlert},
+		{"POST /api/v1/alerts/{id}/resolve", officers, s.resolveAlert},
+		{"GET /api/v1/silences", readers, s.listSilences},
+		{"POST /api/v1/silences", officers, s.addSilence},
+		{"DELETE /api/v1/silences/{id}", officers, s.deleteSilence},
 		{"GET /api/v1/whoami", auth.Roles, s.whoami},
 		{"GET /api/v1/audit", adminOnly, s.listAudit},
 		{"GET /api/v1/audit/verify", adminOnly, s.verifyAudit},

@@ -81,6 +81,7 @@ type officerAct struct {
 	Level   string    `json:"level,omitempty"`
 	Officer string    `json:"officer"`
 	Reason  string    `json:"reason"`
+	Note    string    `json:"note,omitempty"` // an acknowledgement's note
 	Until   time.Time `json:"until,omitzero"`
 	Hours   float64   `json:"hours,omitempty"` // instead of until: how long from now
 }

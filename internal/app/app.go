@@ -23,6 +23,7 @@ import (
 
 	"fengqiao/alerts"
 	"fengqiao/engine"
+	"fengqiao/internal/alerting"
 	"fengqiao/internal/api"
 	"fengqiao/internal/audit"
 	"fengqiao/internal/auth"
@@ -53,6 +54,7 @@ type App struct {
 	api      *api.Server
 	pseudo   *signals.Pseudonymizer
 	archive  *ruleset.Archive
+	alerting *alerting.Manager // nil without an escalation policy
 	tokens   *auth.Store
 	audit    *audit.Log
 	sealer   *pii.Sealer
@@ -163,6 +165,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	}
 	a.reg.MustRegister(signals.NewStreamCollector(a.rdb, stream, consumerGroup))
 
+	if cfg.AlertPolicy != "" {
+		if a.alerting, err = a.newAlerting(cfg, now); err != nil {
+			return nil, err
+		}
+	}
+
 	a.api = &api.Server{
 		Signals: a.producer,
 		Validator: &signals.Validator{
@@ -180,6 +188,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Audit:     auditor{a.audit},
 		AuditLog:  a.audit,
 		Recorded:  recorded{stream, a.rdb},
+		Alerts:    a.alertsAPI(),
 		Sealer:    a.sealer,
 		RateLimit: cfg.RateLimit,
 		Gatherer:  a.reg,
@@ -257,6 +266,17 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		a.rules.Watch(ctx, a.watchEvery)
 	}()
+	if a.alerting != nil {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			a.alerting.Consume(ctx, a.consumer.Name, a.consumer.Block, time.Minute)
+		}()
+		go func() {
+			defer wg.Done()
+			a.alerting.Run(ctx, time.Second)
+		}()
+	}
 	a.log.Info("riskd is serving", "addr", ln.Addr().String(), "ruleset", a.rules.Engine().Version())
 	var err error
 	select {

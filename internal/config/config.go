@@ -28,6 +28,20 @@ type Config struct {
 	Jurisdiction string `yaml:"jurisdiction"`
 	// RulesDir is the directory of the ruleset's YAML files.
 	RulesDir string `yaml:"rules_dir"`
+	// AlertPolicy is the escalation policy (升级策略) file; empty: no alerts are
+	// opened, level changes are only recorded.
+	AlertPolicy string `yaml:"alert_policy"`
+	// DutyRoster is the duty roster (值班表), YAML or CSV; empty: units' contacts.
+	DutyRoster string `yaml:"duty_roster"`
+	// Calendars are the working-day calendar files (one per year).
+	Calendars []string `yaml:"calendars"`
+	// PublicURL is where officers reach riskd, for the links in notifications.
+	PublicURL string `yaml:"public_url"`
+	// SMTP settings for the e-mail channel; the password is env FENGQIAO_SMTP_PASSWORD.
+	SMTPAddr     string `yaml:"smtp_addr"`
+	SMTPFrom     string `yaml:"smtp_from"`
+	SMTPUsername string `yaml:"smtp_username"`
+	SMTPStartTLS bool   `yaml:"smtp_starttls"`
 	// ShadowRulesDir is where a candidate ruleset is loaded from to be scored
 	// beside the live one (POST /api/v1/rules/shadow); empty: no shadow runs.
 	ShadowRulesDir string `yaml:"shadow_rules_dir"`
@@ -72,6 +86,7 @@ func Default() Config {
 		LogLevel:            "info",
 		SignalKeepDays:      400,
 		RateLimit:           50,
+		PublicURL:           "http://127.0.0.1:8080",
 		StreamRetentionDays: 30,
 	}
 }
@@ -98,6 +113,11 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config %s: %w", path, err)
 		}
 		base := filepath.Dir(path)
+		for i, p := range inFile.Calendars {
+			if !filepath.IsAbs(p) {
+				c.Calendars[i] = filepath.Join(base, p)
+			}
+		}
 		for _, p := range []struct {
 			set string
 			out *string
@@ -107,6 +127,8 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			{inFile.DemoSignals, &c.DemoSignals},
 			{inFile.PIIKeyFile, &c.PIIKeyFile},
 			{inFile.ShadowRulesDir, &c.ShadowRulesDir},
+			{inFile.AlertPolicy, &c.AlertPolicy},
+			{inFile.DutyRoster, &c.DutyRoster},
 		} {
 			if p.set != "" && !filepath.IsAbs(p.set) {
 				*p.out = filepath.Join(base, p.set)

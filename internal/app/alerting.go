@@ -1,0 +1,228 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"fengqiao/alerts/escalation"
+	"fengqiao/alerts/notify"
+	"fengqiao/internal/alerting"
+	"fengqiao/internal/api"
+	"fengqiao/internal/config"
+	"fengqiao/jurisdiction"
+	"fengqiao/risk"
+)
+
+// router is the escalation policy, the duty roster (值班表) and the
+// jurisdiction, as the alert manager asks of them.
+type router struct {
+	policy    *escalation.Policy
+	roster    *escalation.Roster
+	cal       *escalation.Calendar
+	tree      *jurisdiction.Tree
+	log       *slog.Logger
+	fallbacks prometheus.Counter
+}
+
+func (r *router) Route(level risk.Level, unit string, at time.Time) (alerting.Snapshot, []alerting.Target, bool) {
+	lp, ok := r.policy.Levels[level]
+	if !ok {
+		return alerting.Snapshot{}, nil, false
+	}
+	ts, warns := escalation.Route(level, unit, r.tree, r.policy, r.roster, at)
+	for _, w := range warns {
+		r.log.Warn("alert routing", "warning", w)
+		if strings.Contains(w, "no one rostered") {
+			r.fallbacks.Inc()
+		}
+	}
+	snap := alerting.Snapshot{AckWithin: lp.AckWithin.String(), Channels: lp.Channels,
+		Every: time.Duration(lp.Escalate.Every), Times: lp.Escalate.Times}
+	for _, t := range lp.Tiers {
+		snap.Tiers = append(snap.Tiers, t.String())
+	}
+	var out []alerting.Target
+	for _, t := range ts {
+		out = append(out, alerting.Target{Unit: t.Unit.Code, Tier: t.Tier.String(), Channels: t.Channels})
+	}
+	return snap, out, len(out) > 0
+}
+
+func (r *router) Escalate(t alerting.Target) (alerting.Target, bool) {
+	u, ok := r.tree.Unit(t.Unit)
+	if !ok {
+		return t, false
+	}
+	up, ok := escalation.Escalate(escalation.Target{Unit: u, Tier: u.Tier}, r.tree)
+	if !ok {
+		return t, false
+	}
+	return alerting.Target{Unit: up.Unit.Code, Tier: up.Unit.Tier.String(), Channels: t.Channels}, true
+}
+
+func (r *router) Deadline(p alerting.Snapshot, from time.Time) time.Time {
+	var ack escalation.AckDeadline
+	if err := ack.UnmarshalText([]byte(p.AckWithin)); err != nil {
+		return from.Add(time.Hour)
+	}
+	return ack.Deadline(from, r.cal)
+}
+
+func (r *router) Suppress() time.Duration { return time.Duration(r.policy.Suppress) }
+
+// sender turns a notification into a message and delivers it through the
+// policy's channel adapter, to the duty officers on the roster now.
+type sender struct {
+	policy    *escalation.Policy
+	roster    *escalation.Roster
+	tree      *jurisdiction.Tree
+	cfg       config.Config
+	now       func() time.Time
+	getenv    func(string) string
+	client    *http.Client
+	fallbacks prometheus.Counter
+}
+
+// errNotConfigured is a channel that cannot send as configured: permanent.
+var errNotConfigured = errors.New("not configured")
+
+func (s *sender) Retryable(err error) bool {
+	return !errors.Is(err, errNotConfigured) && notify.Retryable(err)
+}
+
+func (s *sender) Send(ctx context.Context, n alerting.Notification, a alerting.Alert) error {
+	ch, ok := s.policy.Channels[n.Channel]
+	if !ok {
+		return fmt.Errorf("channel %s: %w in the escalation policy", n.Channel, errNotConfigured)
+	}
+	unit, _ := s.tree.Unit(n.Target.Unit)
+	subjectUnit, _ := s.tree.Unit(a.Unit)
+	kind := "人员"
+	if a.Subject.Kind == risk.Dispute {
+		kind = "纠纷"
+	}
+	ref := a.Subject.Ref
+	if a.Subject.Kind == risk.Person && len(ref) > 9 {
+		ref = ref[:9] + "…" // a keyed reference, shortened: never a name or number in a group
+	}
+	title := fmt.Sprintf("%s预警: %s %s (%s)", strings.TrimSuffix(a.Level.Chinese(), "色"), kind, ref, subjectUnit.Name)
+	if n.Resolved {
+		title = "预警解除: " + kind + " " + ref
+	} else if n.Step > 0 {
+		title = fmt.Sprintf("[逾期未签收, 第%d次升级] %s", n.Step, title)
+	}
+	m := notify.Message{AlertID: a.ID, Key: n.ID, Level: a.Level, Title: title, Subject: kind + " " + ref,
+		Unit: a.Unit, UnitName: subjectUnit.Name, Reasons: a.Explanation, Step: n.Step, Deadline: a.Deadline,
+		AckURL: strings.TrimRight(s.cfg.PublicURL, "/") + "/api/v1/alerts/" + a.ID, Resolved: n.Resolved, At: s.now()}
+	setting := func(k string) (string, error) {
+		v := os.Expand(ch.Settings[k], s.getenv)
+		if v == "" {
+			return "", fmt.Errorf("channel %s: %s %w (set %s)", n.Channel, k, errNotConfigured, ch.Settings[k])
+		}
+		return v, nil
+	}
+	var nt notify.Notifier
+	switch ch.Kind {
+	case escalation.Webhook:
+		url, err := setting("url")
+		if err != nil {
+			return err
+		}
+		secret, err := setting("secret")
+		if err != nil {
+			return err
+		}
+		nt = notify.Webhook{URL: url, Secret: secret, Client: s.client, Now: s.now}
+	case escalation.WeCom:
+		url, err := setting("url")
+		if err != nil {
+			return err
+		}
+		nt = notify.WeCom{URL: url, Client: s.client}
+	case escalation.DingTalk:
+		url, err := setting("url")
+		if err != nil {
+			return err
+		}
+		nt = notify.DingTalk{URL: url, Secret: os.Expand(ch.Settings["secret"], s.getenv), Client: s.client, Now: s.now}
+	case escalation.Alertmanager:
+		url, err := setting("url")
+		if err != nil {
+			return err
+		}
+		nt = notify.Alertmanager{URL: url, Client: s.client, Resend: time.Hour, Now: s.now}
+	case escalation.Email:
+		if s.cfg.SMTPAddr == "" {
+			return fmt.Errorf("channel %s: e-mail %w (set smtp_addr)", n.Channel, errNotConfigured)
+		}
+		staffed, warn := escalation.Staff(escalation.Target{Unit: unit, Tier: unit.Tier}, s.roster, s.now())
+		if warn != "" {
+			s.fallbacks.Inc()
+		}
+		var to []string
+		for _, c := range staffed.Contacts {
+			if c.Email != "" {
+				to = append(to, c.Email)
+			}
+		}
+		if len(to) == 0 {
+			return fmt.Errorf("channel %s: nobody on duty at %s has an e-mail address: %w", n.Channel, unit.Name, errNotConfigured)
+		}
+		nt = notify.Email{Addr: s.cfg.SMTPAddr, From: s.cfg.SMTPFrom, To: to, Username: s.cfg.SMTPUsername,
+			Password: s.getenv("FENGQIAO_SMTP_PASSWORD"), StartTLS: s.cfg.SMTPStartTLS}
+	default:
+		return fmt.Errorf("channel %s: kind %s %w", n.Channel, ch.Kind, errNotConfigured)
+	}
+	return nt.Notify(ctx, m)
+}
+
+// newAlerting loads the escalation policy, the roster and the calendars and
+// makes the alert manager.
+func (a *App) newAlerting(cfg config.Config, now func() time.Time) (*alerting.Manager, error) {
+	policy, err := escalation.LoadPolicy(cfg.AlertPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("load the escalation policy:\n%w", err)
+	}
+	var roster *escalation.Roster
+	if cfg.DutyRoster != "" {
+		if roster, err = escalation.LoadRoster(cfg.DutyRoster); err != nil {
+			return nil, fmt.Errorf("load the duty roster:\n%w", err)
+		}
+		if err := roster.Check(a.tree); err != nil {
+			return nil, fmt.Errorf("the duty roster:\n%w", err)
+		}
+	}
+	var cal *escalation.Calendar
+	if len(cfg.Calendars) > 0 {
+		if cal, err = escalation.LoadCalendar(cfg.Calendars...); err != nil {
+			return nil, fmt.Errorf("load the calendars:\n%w", err)
+		}
+	}
+	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fengqiao_roster_fallbacks_total",
+		Help: "Notifications routed to a unit's own contacts because nobody was rostered on duty.",
+	})
+	a.reg.MustRegister(fallbacks)
+	log := a.log.With("component", "alerting")
+	r := &router{policy: policy, roster: roster, cal: cal, tree: a.tree, log: log, fallbacks: fallbacks}
+	snd := &sender{policy: policy, roster: roster, tree: a.tree, cfg: cfg, now: now, getenv: os.Getenv,
+		client: &http.Client{Timeout: 15 * time.Second}, fallbacks: fallbacks}
+	log.Info("escalation policy loaded", "version", policy.Version, "levels", len(policy.Levels), "roster", roster != nil)
+	return alerting.NewManager(a.rdb, r, snd, a.tree.Contains, now, log, a.reg), nil
+}
+
+// alertsAPI is the alert manager for the API, or an answer that alerts are off.
+func (a *App) alertsAPI() api.Alerts {
+	if a.alerting == nil {
+		return nil
+	}
+	return a.alerting
+}
