@@ -211,7 +211,7 @@ func (a *App) newAlerting(cfg config.Config, now func() time.Time) (*alerting.Ma
 		Help: "Notifications routed to a unit's own contacts because nobody was rostered on duty.",
 	})
 	a.reg.MustRegister(fallbacks)
-	log := a.log.With("component", "alerting")
+	log := a.base.With("component", "alerting")
 	r := &router{policy: policy, roster: roster, cal: cal, tree: a.tree, log: log, fallbacks: fallbacks}
 	snd := &sender{policy: policy, roster: roster, tree: a.tree, cfg: cfg, now: now, getenv: os.Getenv,
 		client: &http.Client{Timeout: 15 * time.Second}, fallbacks: fallbacks}

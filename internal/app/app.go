@@ -42,6 +42,7 @@ const consumerGroup = "engine"
 type App struct {
 	cfg      config.Config
 	log      *slog.Logger
+	base     *slog.Logger // without a component, for the parts to add theirs
 	now      func() time.Time
 	reg      *prometheus.Registry
 	rdb      redis.UniversalClient
@@ -68,7 +69,7 @@ type App struct {
 // in-process store that is not durable. now is the clock every deadline and
 // window reads.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*App, error) {
-	a := &App{cfg: cfg, log: log.With("component", "app"), now: now, reg: prometheus.NewRegistry(), watchEvery: 5 * time.Second}
+	a := &App{cfg: cfg, log: log.With("component", "app"), base: log, now: now, reg: prometheus.NewRegistry(), watchEvery: 5 * time.Second}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ok := false
 	defer func() {
