@@ -70,7 +70,8 @@ func run() error {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			_ = a.ReloadRules() // failures are logged; the old ruleset stays
+			_ = a.ReloadRules()  // failures are logged; the old ruleset stays
+			_ = a.ReloadPolicy() // and the old escalation policy
 		}
 	}()
 

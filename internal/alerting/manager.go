@@ -29,6 +29,9 @@ type Router interface {
 	Deadline(p Snapshot, from time.Time) time.Time
 	// Suppress is how long the same subject at the same colour is not paged again.
 	Suppress() time.Duration
+	// SendAt is when a notice of an alert at level may go out: now, or the
+	// end of the policy's quiet hours for colours below its threshold.
+	SendAt(level risk.Level, now time.Time) time.Time
 }
 
 // Sender delivers one notification. Retryable says whether a failure is
@@ -192,6 +195,7 @@ func (m *Manager) Handle(ctx context.Context, e alerts.Event) error {
 // enqueue writes a notification for each target and channel to the outbox,
 // before anything is sent: a channel outage or a crash loses nothing.
 func (m *Manager) enqueue(ctx context.Context, a Alert, targets []Target, resolved bool, now time.Time) error {
+	due := m.router.SendAt(a.Level, now)
 	_, err := m.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		for _, t := range targets {
 			for _, ch := range t.Channels {
@@ -199,7 +203,7 @@ func (m *Manager) enqueue(ctx context.Context, a Alert, targets []Target, resolv
 					Target: t, Channel: ch, Resolved: resolved, Created: now, State: "pending"}
 				b, _ := json.Marshal(n)
 				pipe.SetNX(ctx, keyNote+n.ID, b, 0)
-				pipe.ZAddNX(ctx, keyOutbox, redis.Z{Score: float64(now.UnixMilli()), Member: n.ID})
+				pipe.ZAddNX(ctx, keyOutbox, redis.Z{Score: float64(due.UnixMilli()), Member: n.ID})
 				pipe.ZAddNX(ctx, keyDelivered+a.ID, redis.Z{Score: float64(now.UnixMilli()), Member: n.ID})
 			}
 		}

@@ -52,6 +52,18 @@ func (router) Escalate(t Target) (Target, bool) {
 func (router) Deadline(p Snapshot, from time.Time) time.Time { return from.Add(30 * time.Minute) }
 func (router) Suppress() time.Duration                       { return 12 * time.Hour }
 
+// SendAt holds blue notices overnight (quiet hours 23:00–07:00 UTC here).
+func (router) SendAt(l risk.Level, t time.Time) time.Time {
+	if l < risk.Orange && (t.Hour() >= 23 || t.Hour() < 7) {
+		day := t
+		if t.Hour() >= 23 {
+			day = t.Add(24 * time.Hour)
+		}
+		return time.Date(day.Year(), day.Month(), day.Day(), 7, 0, 0, 0, time.UTC)
+	}
+	return t
+}
+
 // sender records what it is given and fails while down.
 type sender struct {
 	mu   sync.Mutex
@@ -257,5 +269,33 @@ func TestSilence(t *testing.T) {
 	e.tick(t)
 	if len(e.snd.sent()) != 1 {
 		t.Errorf("a red alert above an orange silence: sent %v", e.snd.sent())
+	}
+}
+
+// A yellow alert at night waits for the end of quiet hours; a red one does not.
+func TestQuietHours(t *testing.T) {
+	e := newEnv(t)
+	e.clk.Add(13 * time.Hour) // 23:00
+	e.handle(t, rise("e1", risk.Blue, risk.Yellow))
+	e.tick(t)
+	if len(e.snd.sent()) != 0 {
+		t.Fatal("a yellow notice went out in quiet hours")
+	}
+	e.handle(t, alerts.Event{ID: "e2", Subject: risk.SubjectID{Kind: risk.Dispute, Ref: "TZ-9"}, Unit: "990101100201", From: risk.Orange, To: risk.Red})
+	e.tick(t)
+	if len(e.snd.sent()) != 1 {
+		t.Fatalf("the red notice: %v", e.snd.sent())
+	}
+	e.clk.Add(8 * time.Hour) // 07:00
+	e.tick(t)
+	yellow := 0
+	for _, n := range e.snd.got {
+		a, _ := e.m.Get(context.Background(), n.AlertID)
+		if a.Level == risk.Yellow && n.Step == 0 {
+			yellow++
+		}
+	}
+	if yellow != 1 {
+		t.Errorf("after quiet hours the yellow notice went out %d times: %v", yellow, e.snd.sent())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,10 +22,29 @@ import (
 	"fengqiao/risk"
 )
 
+// policyHolder keeps the escalation policy in force and reloads it whole:
+// a bad file never replaces a good policy. Running alerts keep the policy
+// frozen on them.
+type policyHolder struct {
+	path string
+	p    atomic.Pointer[escalation.Policy]
+}
+
+func (h *policyHolder) get() *escalation.Policy { return h.p.Load() }
+
+func (h *policyHolder) reload() (*escalation.Policy, error) {
+	p, err := escalation.LoadPolicy(h.path)
+	if err != nil {
+		return nil, err
+	}
+	h.p.Store(p)
+	return p, nil
+}
+
 // router is the escalation policy, the duty roster (值班表) and the
 // jurisdiction, as the alert manager asks of them.
 type router struct {
-	policy    *escalation.Policy
+	policies  *policyHolder
 	roster    *escalation.Roster
 	cal       *escalation.Calendar
 	tree      *jurisdiction.Tree
@@ -33,11 +53,12 @@ type router struct {
 }
 
 func (r *router) Route(level risk.Level, unit string, at time.Time) (alerting.Snapshot, []alerting.Target, bool) {
-	lp, ok := r.policy.Levels[level]
+	policy := r.policies.get()
+	lp, ok := policy.Levels[level]
 	if !ok {
 		return alerting.Snapshot{}, nil, false
 	}
-	ts, warns := escalation.Route(level, unit, r.tree, r.policy, r.roster, at)
+	ts, warns := escalation.Route(level, unit, r.tree, policy, r.roster, at)
 	for _, w := range warns {
 		r.log.Warn("alert routing", "warning", w)
 		if strings.Contains(w, "no one rostered") {
@@ -76,12 +97,14 @@ func (r *router) Deadline(p alerting.Snapshot, from time.Time) time.Time {
 	return ack.Deadline(from, r.cal)
 }
 
-func (r *router) Suppress() time.Duration { return time.Duration(r.policy.Suppress) }
+func (r *router) Suppress() time.Duration { return time.Duration(r.policies.get().Suppress) }
+
+func (r *router) SendAt(l risk.Level, t time.Time) time.Time { return r.policies.get().SendAt(l, t) }
 
 // sender turns a notification into a message and delivers it through the
 // policy's channel adapter, to the duty officers on the roster now.
 type sender struct {
-	policy    *escalation.Policy
+	policies  *policyHolder
 	roster    *escalation.Roster
 	tree      *jurisdiction.Tree
 	cfg       config.Config
@@ -99,7 +122,7 @@ func (s *sender) Retryable(err error) bool {
 }
 
 func (s *sender) Send(ctx context.Context, n alerting.Notification, a alerting.Alert) error {
-	ch, ok := s.policy.Channels[n.Channel]
+	ch, ok := s.policies.get().Channels[n.Channel]
 	if !ok {
 		return fmt.Errorf("channel %s: %w in the escalation policy", n.Channel, errNotConfigured)
 	}
@@ -187,7 +210,8 @@ func (s *sender) Send(ctx context.Context, n alerting.Notification, a alerting.A
 // newAlerting loads the escalation policy, the roster and the calendars and
 // makes the alert manager.
 func (a *App) newAlerting(cfg config.Config, now func() time.Time) (*alerting.Manager, error) {
-	policy, err := escalation.LoadPolicy(cfg.AlertPolicy)
+	a.policies = &policyHolder{path: cfg.AlertPolicy}
+	policy, err := a.policies.reload()
 	if err != nil {
 		return nil, fmt.Errorf("load the escalation policy:\n%w", err)
 	}
@@ -212,11 +236,27 @@ func (a *App) newAlerting(cfg config.Config, now func() time.Time) (*alerting.Ma
 	})
 	a.reg.MustRegister(fallbacks)
 	log := a.base.With("component", "alerting")
-	r := &router{policy: policy, roster: roster, cal: cal, tree: a.tree, log: log, fallbacks: fallbacks}
-	snd := &sender{policy: policy, roster: roster, tree: a.tree, cfg: cfg, now: now, getenv: os.Getenv,
+	r := &router{policies: a.policies, roster: roster, cal: cal, tree: a.tree, log: log, fallbacks: fallbacks}
+	snd := &sender{policies: a.policies, roster: roster, tree: a.tree, cfg: cfg, now: now, getenv: os.Getenv,
 		client: &http.Client{Timeout: 15 * time.Second}, fallbacks: fallbacks}
 	log.Info("escalation policy loaded", "version", policy.Version, "levels", len(policy.Levels), "roster", roster != nil)
 	return alerting.NewManager(a.rdb, r, snd, a.tree.Contains, now, log, a.reg), nil
+}
+
+// ReloadPolicy reloads the escalation policy; a bad file leaves the policy in
+// force, and alerts already open keep the policy frozen on them.
+func (a *App) ReloadPolicy() error {
+	if a.policies == nil {
+		return nil
+	}
+	p, err := a.policies.reload()
+	if err != nil {
+		a.log.Error("escalation policy reload failed; the policy in force stays", "err", err)
+		return err
+	}
+	a.log.Info("escalation policy reloaded", "version", p.Version)
+	_ = (auditor{a.audit}).Record(context.Background(), systemPrincipal, "policy.load", "policy/"+p.Version, "升级策略 "+p.Version+" 生效")
+	return nil
 }
 
 // alertsAPI is the alert manager for the API, or an answer that alerts are off.

@@ -56,6 +56,7 @@ type App struct {
 	pseudo   *signals.Pseudonymizer
 	archive  *ruleset.Archive
 	alerting *alerting.Manager // nil without an escalation policy
+	policies *policyHolder
 	tokens   *auth.Store
 	audit    *audit.Log
 	sealer   *pii.Sealer
