@@ -273,10 +273,10 @@ func (l *loader) checkUnit(i int, e *entry) {
 		if c.Phone == "" && c.Email == "" && c.WeCom == "" && c.DingTalk == "" {
 			l.add(l.pos.contactLine(i, j, ""), e.code, "contact %d: has no phone, email, wecom or dingtalk to reach them by", n)
 		}
-		if c.Phone != "" && !validPhone(c.Phone) {
+		if c.Phone != "" && !ValidPhone(c.Phone) {
 			l.add(l.pos.contactLine(i, j, "phone"), e.code, "contact %d: phone is not an 11-digit mobile number or a landline number with area code", n)
 		}
-		if c.Email != "" && !validEmail(c.Email) {
+		if c.Email != "" && !ValidEmail(c.Email) {
 			l.add(l.pos.contactLine(i, j, "email"), e.code, "contact %d: email is not a valid address", n)
 		}
 	}
@@ -420,31 +420,6 @@ func (l *loader) checkCycles(entries []entry) {
 			state[k] = done
 		}
 	}
-}
-
-// validPhone reports whether s looks like a mainland mobile number (11
-// digits starting with 1) or a landline number with its area code
-// (starting with 0, 10 to 12 digits, optionally with one hyphen).
-func validPhone(s string) bool {
-	digits := strings.Replace(s, "-", "", 1)
-	if digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return false
-	}
-	switch digits[0] {
-	case '1':
-		return len(digits) == 11 && !strings.Contains(s, "-")
-	case '0':
-		return len(digits) >= 10 && len(digits) <= 12
-	}
-	return false
-}
-
-// validEmail reports whether s has the plain shape local@domain.tld.
-func validEmail(s string) bool {
-	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && strings.Contains(domain, ".") &&
-		!strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".") &&
-		!strings.ContainsAny(s, " \t\r\n<>,;\"") && !strings.Contains(domain, "@")
 }
 
 // displayCode returns code as it should appear in a message: as is if it

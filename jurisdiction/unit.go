@@ -1,6 +1,9 @@
 package jurisdiction
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Contact is a duty contact (值班联系人) of a unit: a person who receives the
 // unit's alerts, such as a duty officer (值班员) or the head of the
@@ -30,4 +33,30 @@ type Unit struct {
 func (u Unit) clone() Unit {
 	u.Contacts = slices.Clone(u.Contacts)
 	return u
+}
+
+// ValidPhone reports whether s looks like a mainland mobile number (11
+// digits starting with 1) or a landline number with its area code
+// (starting with 0, 10 to 12 digits, optionally with one hyphen): what a
+// duty contact may have, here and in duty rosters.
+func ValidPhone(s string) bool {
+	digits := strings.Replace(s, "-", "", 1)
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return false
+	}
+	switch digits[0] {
+	case '1':
+		return len(digits) == 11 && !strings.Contains(s, "-")
+	case '0':
+		return len(digits) >= 10 && len(digits) <= 12
+	}
+	return false
+}
+
+// ValidEmail reports whether s has the plain shape local@domain.tld.
+func ValidEmail(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && strings.Contains(domain, ".") &&
+		!strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".") &&
+		!strings.ContainsAny(s, " \t\r\n<>,;\"") && !strings.Contains(domain, "@")
 }

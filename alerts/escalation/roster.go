@@ -501,10 +501,10 @@ func (c *checker) entry(raw rawEntry) (Entry, bool) {
 	if ct.Phone == "" && ct.Email == "" && ct.WeCom == "" && ct.DingTalk == "" {
 		c.add(raw.line, "%shas no phone, email, wecom or dingtalk to reach the person by", raw.where)
 	}
-	if ct.Phone != "" && !validPhone(ct.Phone) {
+	if ct.Phone != "" && !jurisdiction.ValidPhone(ct.Phone) {
 		bad("phone", "is not an 11-digit mobile number or a landline number with area code (from a spreadsheet, format the column as text)")
 	}
-	if ct.Email != "" && !validEmail(ct.Email) {
+	if ct.Email != "" && !jurisdiction.ValidEmail(ct.Email) {
 		bad("email", "is not a valid address")
 	}
 	return e, len(c.problems) == n
@@ -519,30 +519,4 @@ func parseDate(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-// validPhone reports whether s looks like a mainland mobile number (11
-// digits starting with 1) or a landline number with its area code
-// (starting with 0, 10 to 12 digits, optionally with one hyphen), as the
-// jurisdiction file requires.
-func validPhone(s string) bool {
-	digits := strings.Replace(s, "-", "", 1)
-	if digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return false
-	}
-	switch digits[0] {
-	case '1':
-		return len(digits) == 11 && !strings.Contains(s, "-")
-	case '0':
-		return len(digits) >= 10 && len(digits) <= 12
-	}
-	return false
-}
-
-// validEmail reports whether s has the plain shape local@domain.tld.
-func validEmail(s string) bool {
-	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && strings.Contains(domain, ".") &&
-		!strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".") &&
-		!strings.ContainsAny(s, " \t\r\n<>,;\"") && !strings.Contains(domain, "@")
 }
