@@ -3,6 +3,7 @@ package signals
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 	"time"
 
 	"fengqiao/risk"
@@ -157,6 +158,29 @@ var (
 // MaskNumbers hides anything in free text that looks like a resident ID number
 // or a mobile phone number, so that they are never stored in clear.
 func MaskNumbers(s string) string {
-	s = idNumberLike.ReplaceAllString(s, "[证件号已隐去]")
-	return phoneLike.ReplaceAllString(s, "[电话已隐去]")
+	s = replaceWhole(s, idNumberLike, "[证件号已隐去]")
+	return replaceWhole(s, phoneLike, "[电话已隐去]")
 }
+
+// replaceWhole replaces matches of re that are not part of a longer run of
+// digits: a 12-digit unit code is not a phone number, though it contains 11
+// digits that look like one.
+func replaceWhole(s string, re *regexp.Regexp, with string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range re.FindAllStringIndex(s, -1) {
+		if (m[0] > 0 && isDigit(s[m[0]-1])) || (m[1] < len(s) && isDigit(s[m[1]])) {
+			continue
+		}
+		b.WriteString(s[last:m[0]])
+		b.WriteString(with)
+		last = m[1]
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -151,6 +151,8 @@ func TestMaskNumbers(t *testing.T) {
 		{"ID number with lower-case x", "证号 11010519491231002x", "证号 [证件号已隐去]"},
 		{"old 15-digit ID number", "旧证110105491231002", "旧证[证件号已隐去]"},
 		{"mobile", "电话13912345678", "电话[电话已隐去]"},
+		{"a 12-digit unit code is not a phone", "河北某村130102001001上报", "河北某村130102001001上报"},
+		{"a longer run of digits is left whole", "流水号2026112213912345678", "流水号2026112213912345678"},
 		{"mobile with dashes", "电话139-1234-5678。", "电话[电话已隐去]。"},
 		{"mobile with spaces", "139 1234 5678", "[电话已隐去]"},
 		{"mobile with +86", "+86 13912345678", "[电话已隐去]"},
