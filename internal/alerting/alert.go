@@ -85,7 +85,8 @@ type Notification struct {
 	Resolved  bool       `json:"resolved,omitempty"` // a "resolved" notice
 	Created   time.Time  `json:"created"`
 	Attempts  int        `json:"attempts"`
-	State     string     `json:"state"` // pending, sent, failed
+	Refreshes int        `json:"refreshes,omitempty"` // how many times it was re-sent while the alert stayed open
+	State     string     `json:"state"`               // pending, sent, failed
 	LastError string     `json:"last_error,omitempty"`
 	SentAt    *time.Time `json:"sent_at,omitempty"`
 }

@@ -35,10 +35,12 @@ type Router interface {
 }
 
 // Sender delivers one notification. Retryable says whether a failure is
-// worth trying again.
+// worth trying again. Refresh says how often a channel wants an open alert
+// sent again (Alertmanager forgets alerts not re-sent), zero for never.
 type Sender interface {
 	Send(ctx context.Context, n Notification, a Alert) error
 	Retryable(err error) bool
+	Refresh(channel string) time.Duration
 }
 
 // Manager runs alerts in Redis. Several instances may run at once: each due

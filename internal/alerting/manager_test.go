@@ -86,6 +86,14 @@ func (s *sender) Send(_ context.Context, n Notification, _ Alert) error {
 
 func (s *sender) Retryable(err error) bool { return errors.Is(err, errDown) }
 
+// Refresh re-sends the "am" channel every hour, as Alertmanager wants.
+func (s *sender) Refresh(ch string) time.Duration {
+	if ch == "am" {
+		return time.Hour
+	}
+	return 0
+}
+
 func (s *sender) sent() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -297,5 +305,49 @@ func TestQuietHours(t *testing.T) {
 	}
 	if yellow != 1 {
 		t.Errorf("after quiet hours the yellow notice went out %d times: %v", yellow, e.snd.sent())
+	}
+}
+
+// A channel that forgets alerts not re-sent gets the alert again every
+// refresh period while it is open, and no more once it is resolved.
+func TestRefreshWhileOpen(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.handle(t, rise("e1", risk.Blue, risk.Orange))
+	list, _ := e.m.List(ctx, Filter{})
+	a := list[0]
+	// Route that alert to the refreshing channel too.
+	if err := e.m.enqueue(ctx, a, []Target{{Unit: "990101000000", Tier: "county", Channels: []string{"am"}}}, false, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Acknowledge(ctx, a.ID, "李明", "处置中"); err != nil {
+		t.Fatal(err)
+	}
+	e.tick(t)
+	for i := 0; i < 3; i++ {
+		e.clk.Add(time.Hour)
+		e.tick(t)
+	}
+	am := 0
+	for _, n := range e.snd.got {
+		if n.Channel == "am" {
+			am++
+		}
+	}
+	if am != 4 {
+		t.Errorf("sent to am %d times over 3 hours, want 4", am)
+	}
+	if _, err := e.m.Resolve(ctx, a.ID, "李明", "已化解"); err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.snd.got)
+	for i := 0; i < 2; i++ {
+		e.clk.Add(time.Hour)
+		e.tick(t)
+	}
+	for _, n := range e.snd.got[before:] {
+		if n.Channel == "am" {
+			t.Errorf("re-sent to am after the alert was resolved: %+v", n)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,9 +108,13 @@ func (m *Manager) deliver(ctx context.Context, nid string, now time.Time) {
 		m.rdb.ZRem(ctx, keyOutbox, nid)
 		return
 	}
-	if !n.Resolved && a.State != Open && n.Step > 0 {
+	if !n.Resolved && a.State != Open && n.Step > 0 && n.Refreshes == 0 {
 		n.State, n.LastError = "failed", "the alert was acknowledged or resolved before this escalation went out"
 		m.save(ctx, n, false, now)
+		return
+	}
+	if n.Refreshes > 0 && a.State == Resolved {
+		m.rdb.ZRem(ctx, keyOutbox, nid) // a refresh of an alert resolved since: the resolved notice said so
 		return
 	}
 	n.Attempts++
@@ -119,6 +124,9 @@ func (m *Manager) deliver(ctx context.Context, nid string, now time.Time) {
 		n.State, n.LastError, n.SentAt = "sent", "", &now
 		m.notified.WithLabelValues(n.Channel, "sent").Inc()
 		m.save(ctx, n, false, now)
+		if every := m.sender.Refresh(n.Channel); every > 0 && !n.Resolved && a.State != Resolved {
+			m.refresh(ctx, n, now.Add(every))
+		}
 	case m.sender.Retryable(err) && now.Sub(n.Created) < m.GiveUp:
 		n.LastError = err.Error()
 		m.notified.WithLabelValues(n.Channel, "retry").Inc()
@@ -128,6 +136,24 @@ func (m *Manager) deliver(ctx context.Context, nid string, now time.Time) {
 		m.notified.WithLabelValues(n.Channel, "failed").Inc()
 		m.log.Error("notification given up", "alert", n.AlertID, "channel", n.Channel, "unit", n.Target.Unit, "attempts", n.Attempts, "err", err)
 		m.save(ctx, n, false, now)
+	}
+}
+
+// refresh schedules the same notice again for a channel that forgets alerts
+// not re-sent (Alertmanager), for as long as the alert is not resolved.
+func (m *Manager) refresh(ctx context.Context, n Notification, at time.Time) {
+	base, _, _ := strings.Cut(n.ID, "#")
+	n.Refreshes++
+	n.ID = base + "#" + strconv.Itoa(n.Refreshes)
+	n.Attempts, n.State, n.LastError, n.SentAt, n.Created = 0, "pending", "", nil, at
+	b, _ := json.Marshal(n)
+	_, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, keyNote+n.ID, b, 0)
+		p.ZAddNX(ctx, keyOutbox, redis.Z{Score: float64(at.UnixMilli()), Member: n.ID})
+		return nil
+	})
+	if err != nil {
+		m.log.Error("schedule a refresh", "id", n.ID, "err", err)
 	}
 }
 

@@ -121,6 +121,17 @@ func (s *sender) Retryable(err error) bool {
 	return !errors.Is(err, errNotConfigured) && notify.Retryable(err)
 }
 
+// alertmanagerResend is how often an open alert is re-sent to Alertmanager,
+// which resolves an alert that is not re-sent before its endsAt.
+const alertmanagerResend = time.Hour
+
+func (s *sender) Refresh(channel string) time.Duration {
+	if ch, ok := s.policies.get().Channels[channel]; ok && ch.Kind == escalation.Alertmanager {
+		return alertmanagerResend
+	}
+	return 0
+}
+
 func (s *sender) Send(ctx context.Context, n alerting.Notification, a alerting.Alert) error {
 	ch, ok := s.policies.get().Channels[n.Channel]
 	if !ok {
@@ -181,7 +192,7 @@ func (s *sender) Send(ctx context.Context, n alerting.Notification, a alerting.A
 		if err != nil {
 			return err
 		}
-		nt = notify.Alertmanager{URL: url, Client: s.client, Resend: time.Hour, Now: s.now}
+		nt = notify.Alertmanager{URL: url, Client: s.client, Resend: alertmanagerResend, Now: s.now}
 	case escalation.Email:
 		if s.cfg.SMTPAddr == "" {
 			return fmt.Errorf("channel %s: e-mail %w (set smtp_addr)", n.Channel, errNotConfigured)
