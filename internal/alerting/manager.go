@@ -80,8 +80,8 @@ const (
 func NewManager(rdb redis.UniversalClient, router Router, sender Sender, contains Contains, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) *Manager {
 	m := &Manager{rdb: rdb, router: router, sender: sender, contains: contains, now: now, log: log, GiveUp: 24 * time.Hour, Lease: time.Minute,
 		opened: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fengqiao_alerts_opened_total", Help: "Alerts opened, by colour and whether a silence held their notices.",
-		}, []string{"level", "silenced"}),
+			Name: "fengqiao_alerts_opened_total", Help: "Alerts opened, by colour, the tier first notified, and whether a silence held their notices.",
+		}, []string{"level", "tier", "silenced"}),
 		notified: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fengqiao_notifications_total", Help: "Notification attempts, by channel and result (sent, retry, failed).",
 		}, []string{"channel", "result"}),
@@ -97,8 +97,10 @@ func NewManager(rdb redis.UniversalClient, router Router, sender Sender, contain
 		}),
 	}
 	for _, l := range risk.Levels[1:] {
-		m.opened.WithLabelValues(l.String(), "false")
-		m.opened.WithLabelValues(l.String(), "true")
+		for _, tier := range []string{"grid", "village", "township", "county", "city"} {
+			m.opened.WithLabelValues(l.String(), tier, "false")
+			m.opened.WithLabelValues(l.String(), tier, "true")
+		}
 		m.escalations.WithLabelValues(l.String())
 		m.acks.WithLabelValues(l.String())
 	}
@@ -186,7 +188,11 @@ func (m *Manager) Handle(ctx context.Context, e alerts.Event) error {
 		return fmt.Errorf("index alert: %w", err)
 	}
 	if created {
-		m.opened.WithLabelValues(a.Level.String(), fmt.Sprint(a.Silence != "")).Inc()
+		tier := ""
+		if len(targets) > 0 {
+			tier = targets[0].Tier
+		}
+		m.opened.WithLabelValues(a.Level.String(), tier, fmt.Sprint(a.Silence != "")).Inc()
 	}
 	if a.Silence != "" {
 		return nil
