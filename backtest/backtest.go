@@ -7,10 +7,10 @@ package backtest
 
 import (
 	"cmp"
-	"fengqiao/assess"
 	"slices"
 	"time"
 
+	"fengqiao/assess"
 	"fengqiao/engine"
 	"fengqiao/risk"
 	"fengqiao/rules"

@@ -79,7 +79,9 @@ func (p *Producer) Append(ctx context.Context, recs []Record) ([]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode signal: %w", err)
 		}
-		keys = append(keys, p.stream.seenKey(recs[i].Key()))
+		// Remembered per unit: a sender elsewhere cannot learn of, or block,
+		// another unit's signal by sending its id first.
+		keys = append(keys, p.stream.seenKey(recs[i].Unit+"/"+recs[i].Key()))
 		args = append(args, b)
 	}
 	res, err := appendScript.Run(ctx, p.rdb, keys, args...).Int64Slice()

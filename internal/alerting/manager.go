@@ -74,6 +74,7 @@ const (
 	keyNote      = "fq:{alerts}:n:"        // + notification id: the notification, JSON
 	keyDelivered = "fq:{alerts}:d:"        // + alert id: its notifications' ids by creation
 	keySilences  = "fq:{alerts}:silences"  // id → silence, JSON
+	keyLock      = "fq:{alerts}:lock:"     // + subject: held while one of its events is handled
 )
 
 // NewManager returns a Manager and registers its metrics.
@@ -112,13 +113,26 @@ func NewManager(rdb redis.UniversalClient, router Router, sender Sender, contain
 // suppressed), superseding a lower one still open; a fall resolves alerts
 // above the new level. It is idempotent per event.
 func (m *Manager) Handle(ctx context.Context, e alerts.Event) error {
+	// One event of a subject at a time, across instances: two rises handled
+	// at once would both find no alert open and both open one.
+	lock := keyLock + e.Subject.String()
+	got, err := m.rdb.SetNX(ctx, lock, "1", 30*time.Second).Result()
+	if err != nil {
+		return fmt.Errorf("lock the subject's alerts: %w", err)
+	}
+	if !got {
+		return errBusy // stays pending and is taken up again
+	}
+	defer m.rdb.Del(context.WithoutCancel(ctx), lock)
 	now := m.now()
 	cur, err := m.current(ctx, e.Subject)
 	if err != nil {
 		return err
 	}
 	if !e.Rise() {
-		if cur != nil && cur.Level > e.To {
+		// A fall older than the open alert (a redelivered event) says
+		// nothing about it.
+		if cur != nil && cur.Level > e.To && !e.At.Before(cur.OpenedAt) {
 			return m.resolve(ctx, cur.ID, "system", fmt.Sprintf("已降至%s", e.To.Chinese()), now)
 		}
 		return nil
@@ -133,15 +147,17 @@ func (m *Manager) Handle(ctx context.Context, e alerts.Event) error {
 	}
 	// The same subject at the same colour within the suppression time is
 	// not paged again; a further rise is a new key and does page.
-	sup := keySuppress + e.Subject.String() + "/" + e.To.String()
-	fresh, err := m.rdb.SetNX(ctx, sup, id, m.router.Suppress()).Result()
-	if err != nil {
-		return fmt.Errorf("check suppression: %w", err)
-	}
-	if !fresh {
-		if owner, _ := m.rdb.Get(ctx, sup).Result(); owner != id {
-			m.log.Info("alert suppressed: the same subject was paged at this colour recently", "subject", e.Subject.String(), "level", e.To.String())
-			return nil
+	if d := m.router.Suppress(); d > 0 {
+		sup := keySuppress + e.Subject.String() + "/" + e.To.String()
+		fresh, err := m.rdb.SetNX(ctx, sup, id, d).Result()
+		if err != nil {
+			return fmt.Errorf("check suppression: %w", err)
+		}
+		if !fresh {
+			if owner, _ := m.rdb.Get(ctx, sup).Result(); owner != id {
+				m.log.Info("alert suppressed: the same subject was paged at this colour recently", "subject", e.Subject.String(), "level", e.To.String())
+				return nil
+			}
 		}
 	}
 	if cur != nil && cur.Level < e.To {
@@ -157,7 +173,9 @@ func (m *Manager) Handle(ctx context.Context, e alerts.Event) error {
 	}
 	a.Silence = silence
 	if silence == "" {
-		a.Deadline = m.router.Deadline(p, now)
+		// The deadline runs from when the notice may go out: not through
+		// the night for a colour quiet hours hold back.
+		a.Deadline = m.router.Deadline(p, m.router.SendAt(e.To, now))
 		a.Notified = targets
 	}
 	// Every step below is idempotent, so a redelivered event after a crash
@@ -174,6 +192,7 @@ func (m *Manager) Handle(ctx context.Context, e alerts.Event) error {
 		if a.State == Resolved {
 			return nil
 		}
+		silence = a.Silence
 	}
 	_, err = m.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		pipe.ZAdd(ctx, keyAll, redis.Z{Score: float64(now.UnixMilli()), Member: id})
@@ -241,6 +260,9 @@ func (m *Manager) current(ctx context.Context, s risk.SubjectID) (*Alert, error)
 	}
 	return &a, nil
 }
+
+// errBusy means another instance is handling an event of the same subject.
+var errBusy = errors.New("another event of this subject is being handled")
 
 // ErrNotFound is returned for an unknown alert.
 var ErrNotFound = errors.New("no such alert")

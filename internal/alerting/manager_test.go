@@ -183,7 +183,7 @@ func TestAcknowledgeThenResolveOnFall(t *testing.T) {
 	}
 	e.clk.Add(2 * time.Hour)
 	e.tick(t)
-	e.handle(t, alerts.Event{ID: "e2", Subject: person, Unit: "990101100201", From: risk.Orange, To: risk.Blue})
+	e.handle(t, alerts.Event{ID: "e2", Subject: person, Unit: "990101100201", From: risk.Orange, To: risk.Blue, At: e.clk.Now()})
 	e.tick(t)
 	if got := strings.Join(e.snd.sent(), ","); got != "990101100000,990101100000(resolved)" {
 		t.Errorf("notified %s", got)
@@ -204,7 +204,7 @@ func TestSuppressionAndSupersession(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.handle(t, rise("e1", risk.Blue, risk.Orange))
-	e.handle(t, alerts.Event{ID: "e2", Subject: person, Unit: "990101100201", From: risk.Orange, To: risk.Blue})
+	e.handle(t, alerts.Event{ID: "e2", Subject: person, Unit: "990101100201", From: risk.Orange, To: risk.Blue, At: e.clk.Now()})
 	e.handle(t, rise("e3", risk.Blue, risk.Orange)) // back to orange within 12 h
 	all, _ := e.m.List(ctx, Filter{})
 	if len(all) != 1 {
@@ -349,5 +349,19 @@ func TestRefreshWhileOpen(t *testing.T) {
 		if n.Channel == "am" {
 			t.Errorf("re-sent to am after the alert was resolved: %+v", n)
 		}
+	}
+}
+
+// A fall older than the alert open now (a redelivered event) leaves it open;
+// a policy that suppresses nothing pages every rise.
+func TestOldFallAndNoSuppression(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	old := e.clk.Now()
+	e.clk.Add(time.Minute)
+	e.handle(t, rise("e1", risk.Blue, risk.Orange))
+	e.handle(t, alerts.Event{ID: "e0", Subject: person, Unit: "990101100201", From: risk.Orange, To: risk.Blue, At: old})
+	if open, _ := e.m.List(ctx, Filter{State: Open}); len(open) != 1 {
+		t.Fatalf("an old fall resolved the alert: %+v", open)
 	}
 }

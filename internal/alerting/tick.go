@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -57,35 +58,43 @@ func (m *Manager) Tick(ctx context.Context) error {
 // escalate notifies the next unit up for an alert nobody acknowledged in
 // time, as its frozen policy says, until the policy's steps run out.
 func (m *Manager) escalate(ctx context.Context, id string, now time.Time) error {
-	var next []Target
-	a, err := m.update(ctx, id, func(a *Alert) error {
-		next = nil
-		if a.State != Open || a.Step >= a.Policy.Times {
-			return nil
-		}
-		from := a.Notified[len(a.Notified)-1]
-		t, ok := m.router.Escalate(from)
-		if !ok {
-			t = from // at the top: repeat to the same unit
-		}
-		a.Step++
-		t.Step = a.Step
-		a.Notified = append(a.Notified, t)
-		a.Deadline = now.Add(a.Policy.Every)
-		next = []Target{t}
-		return nil
-	})
+	a, err := m.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	if next == nil {
+	if a.State != Open || a.Step >= a.Policy.Times || len(a.Notified) == 0 {
 		return m.rdb.ZRem(ctx, keyDeadlines, id).Err() // acknowledged, resolved, or no steps left
 	}
-	if err := m.enqueue(ctx, a, next, false, now); err != nil {
+	from := a.Notified[len(a.Notified)-1]
+	next, ok := m.router.Escalate(from)
+	if !ok {
+		next = from // at the top: repeat to the same unit
+	}
+	step := a.Step + 1
+	next.Step = step
+	// The notice first: its id is fixed by the step, so if this instance
+	// dies before the alert records the step, the next try writes the same
+	// notice again, and no step is skipped.
+	if err := m.enqueue(ctx, a, []Target{next}, false, now); err != nil {
+		return err
+	}
+	a, err = m.update(ctx, id, func(a *Alert) error {
+		if a.Step != step-1 || a.State != Open {
+			return errBusy // another instance, or an acknowledgement, got there first
+		}
+		a.Step = step
+		a.Notified = append(a.Notified, next)
+		a.Deadline = now.Add(a.Policy.Every)
+		return nil
+	})
+	if errors.Is(err, errBusy) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	m.escalations.WithLabelValues(a.Level.String()).Inc()
-	m.log.Warn("alert not acknowledged in time: escalated", "alert", id, "level", a.Level.String(), "step", a.Step, "to", next[0].Unit)
+	m.log.Warn("alert not acknowledged in time: escalated", "alert", id, "level", a.Level.String(), "step", a.Step, "to", next.Unit)
 	return m.rdb.ZAdd(ctx, keyDeadlines, redis.Z{Score: float64(a.Deadline.UnixMilli()), Member: id}).Err()
 }
 

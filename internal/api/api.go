@@ -354,6 +354,13 @@ func (s *Server) getSubject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view := subjectView{Subject: subj}
+	// Linked subjects of other units are not the caller's to see.
+	view.Linked = nil
+	for _, l := range subj.Linked {
+		if l.Unit == "" || s.inScope(r, l.Unit) {
+			view.Linked = append(view.Linked, l)
+		}
+	}
 	if subj.Sealed != "" {
 		reveal, _ := strconv.ParseBool(r.URL.Query().Get("reveal"))
 		p := principal(r)
@@ -465,7 +472,20 @@ func (s *Server) getRules(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": s.Rules.Status(), "levels": rs.Levels, "rules": out})
 }
 
+// requireRoot refuses an act that changes the whole jurisdiction to anyone
+// but an admin (or system) token of its root unit.
+func (s *Server) requireRoot(w http.ResponseWriter, r *http.Request) bool {
+	if principal(r).Unit != s.rootUnit() {
+		writeError(w, http.StatusForbidden, "this changes the whole jurisdiction: only a token of its root unit may do it", "")
+		return false
+	}
+	return true
+}
+
 func (s *Server) reloadRules(w http.ResponseWriter, r *http.Request) {
+	if !s.requireRoot(w, r) {
+		return
+	}
 	err := s.Rules.Reload()
 	detail := "重新加载规则: " + s.Rules.Engine().Version()
 	if err != nil {

@@ -29,6 +29,9 @@ func (s *Server) getShadow(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) loadShadow(w http.ResponseWriter, r *http.Request) {
+	if !s.requireRoot(w, r) {
+		return
+	}
 	st, err := s.Rules.LoadShadow()
 	if errors.Is(err, ruleset.ErrNoShadow) {
 		writeError(w, http.StatusConflict, err.Error(), "")
@@ -44,6 +47,9 @@ func (s *Server) loadShadow(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dropShadow(w http.ResponseWriter, r *http.Request) {
+	if !s.requireRoot(w, r) {
+		return
+	}
 	st, ok := s.Rules.ShadowStatus()
 	if !ok {
 		writeError(w, http.StatusNotFound, "no shadow ruleset is loaded", "")
@@ -56,6 +62,9 @@ func (s *Server) dropShadow(w http.ResponseWriter, r *http.Request) {
 
 // promoteShadow makes the shadow ruleset live, in one recorded call.
 func (s *Server) promoteShadow(w http.ResponseWriter, r *http.Request) {
+	if !s.requireRoot(w, r) {
+		return
+	}
 	st, ok := s.Rules.ShadowStatus()
 	if !ok {
 		writeError(w, http.StatusNotFound, "no shadow ruleset is loaded to promote", "")

@@ -9,11 +9,13 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"fengqiao/engine"
 	"fengqiao/internal/ruleset"
 	"fengqiao/internal/scoring"
 	"fengqiao/risk"
+	"fengqiao/signals"
 )
 
 // listSubjects is the board: subjects at or above a colour in a unit's
@@ -98,6 +100,16 @@ func decodeAct(w http.ResponseWriter, r *http.Request) (officerAct, bool) {
 		writeError(w, http.StatusBadRequest, "send a JSON object with officer and reason (and for an override: level, and until or hours)", "")
 		return a, false
 	}
+	if utf8.RuneCountInString(a.Officer) > 50 {
+		writeError(w, http.StatusBadRequest, "officer: at most 50 characters", "officer")
+		return a, false
+	}
+	if utf8.RuneCountInString(a.Reason) > 500 || utf8.RuneCountInString(a.Note) > 500 {
+		writeError(w, http.StatusBadRequest, "reason and note: at most 500 characters each", "reason")
+		return a, false
+	}
+	// Free text is shown to other officers and kept: no ID or phone numbers.
+	a.Officer, a.Reason, a.Note = signals.MaskNumbers(a.Officer), signals.MaskNumbers(a.Reason), signals.MaskNumbers(a.Note)
 	return a, true
 }
 
@@ -178,6 +190,9 @@ func (s *Server) answerAct(w http.ResponseWriter, r *http.Request, id risk.Subje
 }
 
 func (s *Server) rescore(w http.ResponseWriter, r *http.Request) {
+	if !s.requireRoot(w, r) {
+		return
+	}
 	if err := s.Audit.Record(r.Context(), principal(r), "subjects.rescore", "", "重新评分"); err != nil {
 		s.Log.Error("audit a re-score", "err", err)
 	}

@@ -53,10 +53,14 @@ func TestShadowRunAndPromotion(t *testing.T) {
 		t.Fatal("POST refused")
 	}
 	sub := d.await(t, "/api/v1/subjects/dispute/TZ-E2E-1", func(code int, _ map[string]any) bool { return code == 200 })
+	_, lookup := d.do(t, "POST", "/api/v1/subjects/lookup", `{"id_number": "990101197803152319"}`)
+	d.await(t, "/api/v1/subjects/person/"+lookup["subject"].(map[string]any)["ref"].(string), func(code int, _ map[string]any) bool { return code == 200 })
 	if sub["level"] != "orange" {
 		t.Errorf("the live level is %v: the shadow acted", sub["level"])
 	}
-	_, sh := d.do(t, "GET", "/api/v1/rules/shadow", "")
+	sh := d.await(t, "/api/v1/rules/shadow", func(code int, b map[string]any) bool {
+		return code == 200 && b["report"].(map[string]any)["evaluations"] == float64(2)
+	})
 	rep := sh["report"].(map[string]any)
 	if rep["disagreeing"] != float64(2) || rep["evaluations"] != float64(2) {
 		t.Fatalf("shadow report: %v", rep)

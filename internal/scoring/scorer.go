@@ -3,17 +3,18 @@ package scoring
 import (
 	"context"
 	"errors"
-	"fengqiao/assess"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"fengqiao/alerts"
+	"fengqiao/assess"
 	"fengqiao/engine"
 	"fengqiao/risk"
 	"fengqiao/rules"
@@ -168,6 +169,13 @@ type identity struct {
 func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID, unit string, who identity, ev *engine.Event, ln link) (outcome, error) {
 	keep := time.Duration(rules.MaxRetention) // not the ruleset's longest window: a later ruleset may look further back
 	add := ev
+	// A change with no signal behind it (a re-score, an override, a spread)
+	// is named by when it was first scored, so that the same subject rising
+	// the same way again later is a new change, and a retry the same one.
+	cause := "rescore:" + strconv.FormatInt(s.now().UnixMilli(), 10)
+	if ev != nil {
+		cause = ev.Key
+	}
 	for attempt := 0; ; attempt++ {
 		now := s.now()
 		snap, err := s.load(ctx, id, add, ln, now, keep)
@@ -175,7 +183,11 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 			return outcome{}, err
 		}
 		start := time.Now()
-		st := engine.State{Subject: id, Unit: unit, Weak: who.weak, Events: snap.events, Trigger: ev,
+		home := unit
+		if snap.unit != "" {
+			home = snap.unit // a subject stays in the unit that first reported it
+		}
+		st := engine.State{Subject: id, Unit: home, Weak: who.weak, Events: snap.events, Trigger: ev,
 			Previous: snap.previous, Links: snap.links, Override: snap.override}
 		a := e.Evaluate(st, now)
 		s.evalSeconds.Observe(time.Since(start).Seconds())
@@ -195,7 +207,7 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 			// A fall is published too, so that alerts above it resolve; it
 			// is never paged.
 			err := s.alerts.Publish(ctx, alerts.Event{
-				ID: alerts.EventID(id, a.Level, a.Signal), Subject: id, Unit: unit,
+				ID: alerts.EventID(id, a.Level, cause), Subject: id, Unit: st.Unit,
 				From: o.prev, To: a.Level, At: now, Signal: a.Signal,
 				Explanation: a.Explain(), RulesetVersion: a.RulesetVersion,
 			})

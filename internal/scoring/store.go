@@ -43,7 +43,7 @@ const overridesKey = "fq:{board}:overrides"
 // loadScript records one event (unless ARGV[1] is empty: a re-score) and a
 // link (unless ARGV[6] is empty), drops events older than the cutoff and
 // beyond the cap, and returns {sequence, level, raised at, signed off,
-// override, link count, link pairs…, events…}. The sequence counts added
+// override, unit, link count, link pairs…, events…}. The sequence counts added
 // events: a commit made from a view that has missed one is refused as stale.
 // KEYS: idx, events, state, links. ARGV: event key, at (ms), event JSON,
 // cutoff (ms), cap, link field, link value.
@@ -67,9 +67,9 @@ if n > tonumber(ARGV[5]) then
 end
 local seq = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
 if ARGV[1] ~= '' then seq = redis.call('HINCRBY', KEYS[3], 'seq', 1) end
-local st = redis.call('HMGET', KEYS[3], 'level', 'raised_ms', 'signed_off', 'override')
+local st = redis.call('HMGET', KEYS[3], 'level', 'raised_ms', 'signed_off', 'override', 'unit')
 local links = redis.call('HGETALL', KEYS[4])
-local out = {seq, st[1] or '', st[2] or '', st[3] or '', st[4] or '', #links / 2}
+local out = {seq, st[1] or '', st[2] or '', st[3] or '', st[4] or '', st[5] or '', #links / 2}
 for _, v in ipairs(links) do out[#out + 1] = v end
 for _, v in ipairs(redis.call('HVALS', KEYS[2])) do out[#out + 1] = v end
 return out
@@ -107,6 +107,7 @@ type snapshot struct {
 	override *engine.Override
 	links    []engine.Link
 	events   []engine.Event
+	unit     string // the subject's home unit, "" for a new subject
 }
 
 // link is a link to record while loading: field and value of the links hash.
@@ -141,9 +142,10 @@ func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, 
 			snap.override = &eo
 		}
 	}
-	n, _ := res[5].(int64)
-	i := 6
-	for ; i < 6+2*int(n); i += 2 {
+	snap.unit = str(5)
+	n, _ := res[6].(int64)
+	i := 7
+	for ; i < 7+2*int(n); i += 2 {
 		if id.Kind == risk.Person { // a person's links are its disputes, with their levels
 			if l, err := risk.ParseLevel(str(i + 1)); err == nil {
 				snap.links = append(snap.links, engine.Link{Subject: risk.SubjectID{Kind: risk.Dispute, Ref: str(i)}, Level: l})
@@ -221,6 +223,7 @@ type Subject struct {
 // Linked is a linked subject as shown beside another.
 type Linked struct {
 	Subject risk.SubjectID `json:"subject"`
+	Unit    string         `json:"unit,omitempty"`
 	Level   *risk.Level    `json:"level,omitempty"` // nil: not scored yet
 	Name    string         `json:"name,omitempty"`  // masked
 }
@@ -291,7 +294,7 @@ func (s *Scorer) linked(ctx context.Context, id risk.SubjectID, links map[string
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(refs))
 	for i, ref := range refs {
-		cmds[i] = pipe.HMGet(ctx, keysOf(risk.SubjectID{Kind: other, Ref: ref}).state, "level", "name")
+		cmds[i] = pipe.HMGet(ctx, keysOf(risk.SubjectID{Kind: other, Ref: ref}).state, "level", "name", "unit")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
@@ -308,6 +311,7 @@ func (s *Scorer) linked(ctx context.Context, id risk.SubjectID, links map[string
 		if n, _ := v[1].(string); n != "" {
 			out[i].Name = MaskName(n)
 		}
+		out[i].Unit, _ = v[2].(string)
 	}
 	return out, nil
 }
