@@ -306,8 +306,13 @@ func (s *Server) postSignals(w http.ResponseWriter, r *http.Request) {
 
 func subjectID(w http.ResponseWriter, r *http.Request) (risk.SubjectID, bool) {
 	id := risk.SubjectID{Kind: risk.Kind(r.PathValue("kind")), Ref: r.PathValue("ref")}
+	if _, err := risk.ParseKind(string(id.Kind)); err != nil {
+		// Not err's message: it quotes what was sent, which may be a number.
+		writeError(w, http.StatusBadRequest, "unknown subject kind: want person or dispute", "kind")
+		return id, false
+	}
 	if err := id.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error(), "kind")
+		writeError(w, http.StatusBadRequest, err.Error(), "ref")
 		return id, false
 	}
 	return id, true
@@ -595,6 +600,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		s.Log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", time.Since(start))
+		// The route's pattern, not the path: a path may carry what a caller
+		// should not have put there.
+		s.Log.Debug("http request", "method", r.Method, "route", r.Pattern, "status", sw.code, "duration", time.Since(start))
 	})
 }
