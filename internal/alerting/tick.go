@@ -47,7 +47,7 @@ func (m *Manager) Tick(ctx context.Context) error {
 			return fmt.Errorf("claim notifications: %w", err)
 		}
 		for _, id := range ids {
-			m.deliver(ctx, id, now)
+			m.deliver(ctx, id, m.now()) // each at its own time: a slow channel ages the batch
 		}
 		if len(ids) < 50 {
 			return nil
@@ -127,7 +127,12 @@ func (m *Manager) deliver(ctx context.Context, nid string, now time.Time) {
 		return
 	}
 	n.Attempts++
-	err = m.sender.Send(ctx, n, a)
+	// A send must end well within the lease, or another instance, seeing the
+	// lease run out, would send it again.
+	sctx, cancel := context.WithTimeout(ctx, m.Lease/2)
+	err = m.sender.Send(sctx, n, a)
+	cancel()
+	now = m.now()
 	switch {
 	case err == nil:
 		n.State, n.LastError, n.SentAt = "sent", "", &now
