@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -148,7 +149,11 @@ func (m *Manager) deliver(ctx context.Context, nid string, now time.Time) {
 	default:
 		n.State, n.LastError = "failed", err.Error()
 		m.notified.WithLabelValues(n.Channel, "failed").Inc()
-		m.log.Error("notification given up", "alert", n.AlertID, "channel", n.Channel, "unit", n.Target.Unit, "attempts", n.Attempts, "err", err)
+		level := slog.LevelError // retried until GiveUp and still failing
+		if !m.sender.Retryable(err) {
+			level = slog.LevelDebug // refused at once (e.g. a channel not configured): the sender says so itself
+		}
+		m.log.Log(ctx, level, "notification given up", "alert", n.AlertID, "channel", n.Channel, "unit", n.Target.Unit, "attempts", n.Attempts, "err", err)
 		m.save(ctx, n, false, now)
 	}
 }

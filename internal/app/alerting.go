@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -112,6 +113,8 @@ type sender struct {
 	getenv    func(string) string
 	client    *http.Client
 	fallbacks prometheus.Counter
+	log       *slog.Logger
+	warned    sync.Map // channel names already reported as not configured
 }
 
 // errNotConfigured is a channel that cannot send as configured: permanent.
@@ -133,6 +136,16 @@ func (s *sender) Refresh(channel string) time.Duration {
 }
 
 func (s *sender) Send(ctx context.Context, n alerting.Notification, a alerting.Alert) error {
+	err := s.send(ctx, n, a)
+	if errors.Is(err, errNotConfigured) {
+		if _, seen := s.warned.LoadOrStore(n.Channel, true); !seen {
+			s.log.Warn("a channel of the escalation policy is not configured: its notifications fail until it is (each shows in its alert's deliveries)", "channel", n.Channel, "err", err)
+		}
+	}
+	return err
+}
+
+func (s *sender) send(ctx context.Context, n alerting.Notification, a alerting.Alert) error {
 	ch, ok := s.policies.get().Channels[n.Channel]
 	if !ok {
 		return fmt.Errorf("channel %s: %w in the escalation policy", n.Channel, errNotConfigured)
@@ -249,7 +262,7 @@ func (a *App) newAlerting(cfg config.Config, now func() time.Time) (*alerting.Ma
 	log := a.base.With("component", "alerting")
 	r := &router{policies: a.policies, roster: roster, cal: cal, tree: a.tree, log: log, fallbacks: fallbacks}
 	snd := &sender{policies: a.policies, roster: roster, tree: a.tree, cfg: cfg, now: now, getenv: os.Getenv,
-		client: &http.Client{Timeout: 15 * time.Second}, fallbacks: fallbacks}
+		client: &http.Client{Timeout: 15 * time.Second}, fallbacks: fallbacks, log: log}
 	log.Info("escalation policy loaded", "version", policy.Version, "levels", len(policy.Levels), "roster", roster != nil)
 	return alerting.NewManager(a.rdb, r, snd, a.tree.Contains, now, log, a.reg), nil
 }
