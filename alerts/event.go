@@ -7,7 +7,10 @@ package alerts
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -91,4 +94,66 @@ func (s *Stream) Recent(ctx context.Context, n int64) ([]Event, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// Consume reads the stream in a consumer group, so that several instances
+// share the events and each is handled once, and hands each to handle. An
+// event handle fails stays pending and is taken again after claimIdle, as
+// is one a crashed instance held. An entry that cannot be decoded is
+// logged and dropped. It returns when ctx ends.
+func (s *Stream) Consume(ctx context.Context, group, name string, block, claimIdle time.Duration, log *slog.Logger, handle func(context.Context, Event) error) {
+	for ctx.Err() == nil {
+		err := s.rdb.XGroupCreateMkStream(ctx, s.key, group, "0").Err()
+		if err == nil || strings.Contains(err.Error(), "BUSYGROUP") {
+			break
+		}
+		log.Error("alert events unavailable; retrying", "err", err)
+		pause(ctx, time.Second)
+	}
+	lastClaim := time.Time{}
+	for ctx.Err() == nil {
+		var msgs []redis.XMessage
+		if time.Since(lastClaim) > claimIdle/2 {
+			lastClaim = time.Now()
+			claimed, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.key, Group: group,
+				Consumer: name, MinIdle: claimIdle, Start: "0-0", Count: 100}).Result()
+			if err == nil {
+				msgs = claimed
+			}
+		}
+		res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: name,
+			Streams: []string{s.key, ">"}, Count: 100, Block: block}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			if ctx.Err() == nil {
+				log.Warn("read alert events", "err", err)
+				pause(ctx, time.Second)
+			}
+			continue
+		}
+		for _, r := range res {
+			msgs = append(msgs, r.Messages...)
+		}
+		for _, msg := range msgs {
+			hctx := context.WithoutCancel(ctx)
+			raw, _ := msg.Values["e"].(string)
+			var e Event
+			if err := json.Unmarshal([]byte(raw), &e); err != nil || e.ID == "" {
+				log.Error("an alert event cannot be read; dropped", "entry", msg.ID)
+				s.rdb.XAck(hctx, s.key, group, msg.ID)
+				continue
+			}
+			if err := handle(hctx, e); err != nil {
+				log.Error("handle alert event; it stays pending and is retried", "entry", msg.ID, "err", err)
+				continue
+			}
+			s.rdb.XAck(hctx, s.key, group, msg.ID)
+		}
+	}
+}
+
+func pause(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }

@@ -20,7 +20,7 @@ func EventOf(r *signals.Record, e *engine.Engine) engine.Event {
 		ev.PetitionLevel, ev.SkipLevel, ev.Collective, ev.Repeat = p.Rank, p.SkipLevel, p.Collective, p.Repeat
 	}
 	if c := r.Case; c != nil {
-		ev.CaseID, ev.CaseEvent, ev.CaseState = c.CaseID, c.Event, c.To
+		ev.CaseID, ev.CaseEvent, ev.CaseState, ev.CaseSeq = c.CaseID, c.Event, c.To, c.Seq
 	}
 	return ev
 }

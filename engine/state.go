@@ -67,6 +67,7 @@ type Event struct {
 	CaseID        string      `json:"case_id,omitempty"`
 	CaseEvent     string      `json:"case_event,omitempty"`
 	CaseState     string      `json:"case_state,omitempty"` // the case's state after the event
+	CaseSeq       int         `json:"case_seq,omitempty"`   // orders a case's events of the same instant
 }
 
 func (ev *Event) facts() SignalFacts {
@@ -375,7 +376,7 @@ func (sc *scratch) subjectFacts(events []Event) {
 			ledgerAt, status = ev.At, ev.LedgerStatus
 		}
 		if ev.CaseID != "" {
-			if prev, ok := sc.last[ev.CaseID]; !ok || !ev.At.Before(prev.At) {
+			if prev, ok := sc.last[ev.CaseID]; !ok || ev.At.After(prev.At) || (ev.At.Equal(prev.At) && ev.CaseSeq >= prev.CaseSeq) {
 				sc.last[ev.CaseID] = ev
 			}
 		}

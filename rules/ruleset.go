@@ -95,8 +95,9 @@ type Feature struct {
 var MaxFields = []string{"party_count", "amount", "petition_level"}
 
 // CaseEvents are the case workflow's events a feature may count.
-var CaseEvents = []string{"registered", "accepted", "declined", "assigned", "session", "agreement",
-	"mediation_failed", "closed", "followed_up", "archived", "overdue", "supervised"}
+var CaseEvents = []string{"registered", "accepted", "declined", "assigned", "returned", "signed", "session",
+	"agreement", "mediation_failed", "confirmed", "closed", "followed_up", "reopened", "archived", "suspended",
+	"resumed", "extended", "escalated", "overdue", "supervised"}
 
 // Flags are the yes/no facts of a signal a feature may filter on.
 var Flags = []string{"skip_level", "collective", "repeat"}

@@ -90,6 +90,8 @@ type CaseEvent struct {
 	Event  string `json:"event"` // e.g. registered, mediation_failed, overdue, closed
 	From   string `json:"from,omitempty"`
 	To     string `json:"to,omitempty"`
+	// Seq orders a case's events that happen within the same instant.
+	Seq int `json:"seq,omitempty"`
 }
 
 // LedgerStatuses are the states of a ledger row (化解状态).

@@ -97,6 +97,7 @@ type Server struct {
 	Audit     Auditor
 	Recorded  Recorded
 	Alerts    Alerts
+	Cases     Cases // nil: no case workflow
 	AuditLog  AuditLog
 	Sealer    Sealer
 	Checks    []Check
@@ -183,6 +184,13 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/alerts/{id}", readers, s.getAlert},
 		{"POST /api/v1/alerts/{id}/ack", officers, s.ackAlert},
 		{"POST /api/v1/alerts/{id}/resolve", officers, s.resolveAlert},
+		{"POST /api/v1/cases", registrars, s.withCases(s.registerCase)},
+		{"GET /api/v1/cases", readers, s.withCases(s.listCases)},
+		{"GET /api/v1/cases/export", readers, s.withCases(s.exportCases)},
+		{"POST /api/v1/cases/archive", caseActors, s.withCases(s.archiveCases)},
+		{"GET /api/v1/cases/batches", readers, s.withCases(s.listBatches)},
+		{"GET /api/v1/cases/{number}", readers, s.withCases(s.getCase)},
+		{"POST /api/v1/cases/{number}/actions", caseActors, s.withCases(s.actOnCase)},
 		{"GET /api/v1/silences", readers, s.listSilences},
 		{"POST /api/v1/silences", officers, s.addSilence},
 		{"DELETE /api/v1/silences/{id}", officers, s.deleteSilence},

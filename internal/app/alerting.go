@@ -248,12 +248,7 @@ func (a *App) newAlerting(cfg config.Config, now func() time.Time) (*alerting.Ma
 			return nil, fmt.Errorf("the duty roster:\n%w", err)
 		}
 	}
-	var cal *escalation.Calendar
-	if len(cfg.Calendars) > 0 {
-		if cal, err = escalation.LoadCalendar(cfg.Calendars...); err != nil {
-			return nil, fmt.Errorf("load the calendars:\n%w", err)
-		}
-	}
+	cal := a.cal
 	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "fengqiao_roster_fallbacks_total",
 		Help: "Notifications routed to a unit's own contacts because nobody was rostered on duty.",

@@ -22,11 +22,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"fengqiao/alerts"
+	"fengqiao/alerts/escalation"
 	"fengqiao/engine"
 	"fengqiao/internal/alerting"
 	"fengqiao/internal/api"
 	"fengqiao/internal/audit"
 	"fengqiao/internal/auth"
+	"fengqiao/internal/casework"
 	"fengqiao/internal/config"
 	"fengqiao/internal/pii"
 	"fengqiao/internal/ruleset"
@@ -56,10 +58,14 @@ type App struct {
 	pseudo   *signals.Pseudonymizer
 	archive  *ruleset.Archive
 	alerting *alerting.Manager // nil without an escalation policy
-	policies *policyHolder
-	tokens   *auth.Store
-	audit    *audit.Log
-	sealer   *pii.Sealer
+	cases    *casework.Service // nil without a case policy
+	cal      *escalation.Calendar
+	// caseOutbox forwards case events to the signal stream.
+	caseOutbox *signals.Consumer
+	policies   *policyHolder
+	tokens     *auth.Store
+	audit      *audit.Log
+	sealer     *pii.Sealer
 	// DemoToken is the admin secret made for the embedded demo store, "" otherwise.
 	DemoToken string
 	// watchEvery is how often the rules directory is checked for changes.
@@ -167,6 +173,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	}
 	a.reg.MustRegister(signals.NewStreamCollector(a.rdb, stream, consumerGroup))
 
+	if len(cfg.Calendars) > 0 {
+		if a.cal, err = escalation.LoadCalendar(cfg.Calendars...); err != nil {
+			return nil, fmt.Errorf("load the calendars:\n%w", err)
+		}
+	}
+	if cfg.CasePolicy != "" {
+		if err := a.newCases(cfg, now); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.AlertPolicy != "" {
 		if a.alerting, err = a.newAlerting(cfg, now); err != nil {
 			return nil, err
@@ -191,6 +207,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		AuditLog:  a.audit,
 		Recorded:  recorded{stream, a.rdb},
 		Alerts:    a.alertsAPI(),
+		Cases:     a.casesAPI(),
 		Sealer:    a.sealer,
 		RateLimit: cfg.RateLimit,
 		Gatherer:  a.reg,
@@ -249,7 +266,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -268,6 +285,26 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		a.rules.Watch(ctx, a.watchEvery)
 	}()
+	if a.cases != nil {
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			if err := a.caseOutbox.Run(ctx); err != nil {
+				errc <- fmt.Errorf("case events: %w", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			alerts.NewStream(a.rdb).Consume(ctx, "cases", a.consumer.Name, a.consumer.Block, time.Minute,
+				a.base.With("component", "cases"), func(ctx context.Context, e alerts.Event) error {
+					return a.cases.OnAlert(ctx, e, disputes{a.scorer})
+				})
+		}()
+		go func() {
+			defer wg.Done()
+			a.sweepCases(ctx, time.Minute)
+		}()
+	}
 	if a.alerting != nil {
 		wg.Add(2)
 		go func() {

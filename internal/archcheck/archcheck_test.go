@@ -30,6 +30,7 @@ var forbidden = []struct {
 	{"alerts", []string{module + "signals", module + "engine", module + "internal"}, "alerts read level changes, not signals"},
 	{"assess", []string{module + "internal", module + "alerts", "github.com/redis/", "net/http"}, "the shared scoring core is pure"},
 	{"ruletest", []string{module + "internal", module + "signals", "github.com/redis/", "net/http"}, "rule tests run the engine alone"},
+	{"cases", []string{module + "signals", module + "engine", module + "alerts", module + "internal", "github.com/redis/", "net/http"}, "the case workflow is pure: storage, HTTP and the engine are the callers'"},
 	{"backtest", []string{module + "internal", module + "alerts", "github.com/redis/", "net/http"}, "a backtest replays in memory, touching nothing live"},
 }
 

@@ -31,6 +31,9 @@ type Config struct {
 	// AlertPolicy is the escalation policy (升级策略) file; empty: no alerts are
 	// opened, level changes are only recorded.
 	AlertPolicy string `yaml:"alert_policy"`
+	// CasePolicy is the case workflow's policy (案件办理规则): case types and
+	// their clocks, dossier checklists, routing; empty: no case workflow.
+	CasePolicy string `yaml:"case_policy"`
 	// DutyRoster is the duty roster (值班表), YAML or CSV; empty: units' contacts.
 	DutyRoster string `yaml:"duty_roster"`
 	// Calendars are the working-day calendar files (one per year).
@@ -128,6 +131,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			{inFile.PIIKeyFile, &c.PIIKeyFile},
 			{inFile.ShadowRulesDir, &c.ShadowRulesDir},
 			{inFile.AlertPolicy, &c.AlertPolicy},
+			{inFile.CasePolicy, &c.CasePolicy},
 			{inFile.DutyRoster, &c.DutyRoster},
 		} {
 			if p.set != "" && !filepath.IsAbs(p.set) {

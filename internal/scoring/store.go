@@ -362,3 +362,24 @@ func MaskName(name string) string {
 	}
 	return string(masked)
 }
+
+// Recent returns up to n of a subject's latest signal events, newest first.
+func (s *Scorer) Recent(ctx context.Context, id risk.SubjectID, n int64) ([]engine.Event, error) {
+	k := keysOf(id)
+	fields, err := s.rdb.ZRevRange(ctx, k.idx, 0, n-1).Result()
+	if err != nil || len(fields) == 0 {
+		return nil, err
+	}
+	vals, err := s.rdb.HMGet(ctx, k.events, fields...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read subject events: %w", err)
+	}
+	out := make([]engine.Event, 0, len(vals))
+	for _, v := range vals {
+		var ev engine.Event
+		if str, ok := v.(string); ok && json.Unmarshal([]byte(str), &ev) == nil {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
