@@ -120,8 +120,17 @@ func windowStart(window rules.Duration, now time.Time) time.Time {
 // matches reports whether ev is in f's window, which began at since, and
 // passes its filters. The window is checked last, as comparing times costs
 // more than comparing strings.
+//
+// "any" is any report (grid reports, petitions, hotline calls, ledger rows),
+// not the case workflow's events: a step of a case is not another report of
+// the dispute, and only count: case_event counts those.
 func matches(f *rules.Feature, ev *Event, source string, since time.Time) bool {
-	if source != "" && source != "any" && string(ev.Source) != source {
+	switch {
+	case source == "any" || source == "":
+		if ev.Source == risk.CaseEvent {
+			return false
+		}
+	case string(ev.Source) != source:
 		return false
 	}
 	if f.Category != "" && ev.Category != f.Category {

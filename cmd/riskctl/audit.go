@@ -29,7 +29,7 @@ show lists audit entries, newest first. Flags:
   -subject S         entries about this subject: person/P…, dispute/…, a case number
   -action A          entries of this action: rules.load, policy.load, token.create,
                      token.revoke, subject.override, subject.signoff, alert.ack,
-                     case.transition, pii.read
+                     case.register, case.accept, case.assign … (one per case step), pii.read
   -from TIME         entries at or after TIME, in RFC 3339 (2026-11-03T08:00:00+08:00)
   -to TIME           entries at or before TIME
   -limit N           at most N entries, 1 to 1000 (default: riskd's, 100)

@@ -32,6 +32,7 @@ Usage:
   riskctl ingest [flags] FILE      bulk-load a ledger (台账) from CSV, JSONL or XLSX; riskctl ingest -h for the flags
   riskctl subject KIND REF         show a subject's level and why (KIND: person or dispute)
   riskctl history KIND REF         show a subject's level changes
+  riskctl cases list|show|export   mediation cases (案件) and their ledger (台账); riskctl cases -h for the flags
   riskctl tokens create|list|revoke  manage API tokens (admin); riskctl tokens for the flags
   riskctl audit verify             check the audit log's hash chain, here and on riskd; exit 1 at a break
   riskctl audit show [flags]       list audit entries, newest first; riskctl audit show -h for the flags
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = c.subject(a[0], a[1], a[2])
 	case len(a) >= 1 && a[0] == "audit":
 		return runAudit(a[1:], c, stdout, stderr)
+	case len(a) >= 1 && a[0] == "cases":
+		return runCases(a[1:], c, stdout, stderr)
 	case len(a) >= 1 && a[0] == "tokens":
 		return runTokens(a[1:], c, stdout, stderr)
 	case len(a) == 1 && (a[0] == "help" || a[0] == "-h"):

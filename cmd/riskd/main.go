@@ -65,6 +65,13 @@ func run() error {
 		}
 		log.Info("sample signals sent", "count", n, "dir", cfg.DemoSignals)
 	}
+	if a.Embedded() && cfg.DemoCases != "" {
+		n, err := a.LoadDemoCases(ctx, cfg.DemoCases)
+		if err != nil {
+			return fmt.Errorf("load sample cases: %w", err)
+		}
+		log.Info("sample cases registered", "count", n, "file", cfg.DemoCases)
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

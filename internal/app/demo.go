@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
 
+	"fengqiao/cases"
+	"fengqiao/internal/casestore"
 	"fengqiao/signals"
 )
 
@@ -58,6 +62,48 @@ func (a *App) LoadDemoSignals(ctx context.Context, dir string) (int, error) {
 		if f {
 			n++
 		}
+	}
+	return n, nil
+}
+
+// LoadDemoCases registers the sample cases in file and takes each one's
+// steps, as the city's demo administrator, so that the workflow has cases
+// in every stage to look at. Registering them again is a no-op.
+func (a *App) LoadDemoCases(ctx context.Context, file string) (int, error) {
+	if a.cases == nil {
+		return 0, errors.New("sample cases need a case policy (case_policy)")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, fmt.Errorf("read sample cases: %w", err)
+	}
+	var samples []struct {
+		Case  cases.Case  `json:"case"`
+		Steps []cases.Act `json:"steps"`
+	}
+	if err := json.Unmarshal(b, &samples); err != nil {
+		return 0, fmt.Errorf("%s: %w", file, err)
+	}
+	demo := cases.Actor{ID: "demo", Name: "演示管理员", Role: cases.RoleAdmin, Unit: a.tree.Root().Code}
+	n := 0
+	for i, s := range samples {
+		c, err := a.cases.Register(ctx, &s.Case, demo)
+		var dup *casestore.DuplicateError
+		if errors.As(err, &dup) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("%s: sample %d: %w", file, i+1, err)
+		}
+		for _, act := range s.Steps {
+			if act.Session != nil && act.Session.Date.IsZero() {
+				act.Session.Date = a.now()
+			}
+			if _, _, err := a.cases.Act(ctx, c.Number, act, demo); err != nil {
+				return n, fmt.Errorf("%s: sample %d: step %s: %w", file, i+1, act.Action, err)
+			}
+		}
+		n++
 	}
 	return n, nil
 }

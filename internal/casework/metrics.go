@@ -49,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer, store *casestore.Store, categories []
 			Name: "fengqiao_case_escalations_total", Help: "Cases escalated (上交) to the next tier with a supervisor's approval; the policy wants few.",
 		}),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fengqiao_case_clocks_overdue_total", Help: "Case clocks found past their due time, by clock (accept, sign, handling, confirmation, performance, follow_up).",
+			Name: "fengqiao_case_clocks_overdue_total", Help: "Case clocks found past their deadline, by clock (accept, sign, handling, confirmation, performance, follow_up).",
 		}, []string{"clock"}),
 	}
 	for _, a := range append([]cases.Action{cases.Register, cases.MarkOverdue}, cases.Actions()...) {
@@ -113,7 +113,7 @@ type collector struct {
 var (
 	casesDesc = prometheus.NewDesc("fengqiao_cases", "Cases by state and the tier of their handling unit, from the store.",
 		[]string{"state", "tier"}, nil)
-	overdueDesc = prometheus.NewDesc("fengqiao_cases_overdue", "Case clocks running past their due time now, by clock, from the store.",
+	overdueDesc = prometheus.NewDesc("fengqiao_cases_overdue", "Case clocks now running past their deadline, by clock, from the store.",
 		[]string{"clock"}, nil)
 )
 

@@ -199,7 +199,9 @@ func (s *Service) Get(ctx context.Context, number string) (*cases.Case, []cases.
 // Allowed is the steps an actor may take on a case now.
 func (s *Service) Allowed(c *cases.Case, by cases.Actor) []cases.Action { return s.Flow.Allowed(c, by) }
 
-// records turns a step into the case event the engine scores, if it is one.
+// records turns a step into the case event the engine scores, if it is one:
+// the case, the step and the states before and after, about the dispute and
+// the parties known by reference.
 func (s *Service) records(c *cases.Case, ev cases.Event) []signals.Record {
 	if ev.Signal == "" {
 		return nil
@@ -211,10 +213,9 @@ func (s *Service) records(c *cases.Case, ev cases.Event) []signals.Record {
 		ReceivedAt: ev.At,
 		Unit:       c.Unit,
 		DisputeID:  c.Dispute,
-		Category:   c.Category,
-		Amount:     c.Amount,
-		PartyCount: len(c.Parties),
-		Case:       &signals.CaseEvent{CaseID: c.Number, Event: ev.Signal, From: string(ev.From), To: string(ev.To), Seq: ev.Seq},
+		// No category, amount or party count: a step of the workflow is not
+		// another report of the dispute, and must not count as one.
+		Case: &signals.CaseEvent{CaseID: c.Number, Event: ev.Signal, From: string(ev.From), To: string(ev.To), Seq: ev.Seq},
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Parties {

@@ -51,6 +51,9 @@ type Config struct {
 	// DemoSignals is a directory of sample signals (*.json) sent at start-up
 	// when the embedded store is used, so there is something to look at.
 	DemoSignals string `yaml:"demo_signals"`
+	// DemoCases is a file of sample cases and their steps, registered at
+	// start-up when the embedded store is used.
+	DemoCases string `yaml:"demo_cases"`
 	// PIIKeyFile holds the secret key for keyed hashes of ID and phone numbers
 	// (env FENGQIAO_PII_KEY gives the key itself).
 	PIIKeyFile string `yaml:"pii_key_file"`
@@ -128,6 +131,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			{inFile.Jurisdiction, &c.Jurisdiction},
 			{inFile.RulesDir, &c.RulesDir},
 			{inFile.DemoSignals, &c.DemoSignals},
+			{inFile.DemoCases, &c.DemoCases},
 			{inFile.PIIKeyFile, &c.PIIKeyFile},
 			{inFile.ShadowRulesDir, &c.ShadowRulesDir},
 			{inFile.AlertPolicy, &c.AlertPolicy},
