@@ -1,7 +1,7 @@
 # Fengqiao — two commands: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test lint build fuzz bench backtest clean
+.PHONY: run test lint build fuzz bench backtest monitoring metrics-doc clean
 
 ## run: start riskd on 127.0.0.1:8080 with the embedded (NOT durable) store and the fixtures
 run:
@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test ./alerts/escalation -run XXX -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME)
 	$(GO) test ./alerts/escalation -run XXX -fuzz FuzzParseRoster -fuzztime $(FUZZTIME)
 	$(GO) test ./alerts/notify -run XXX -fuzz FuzzScrub -fuzztime $(FUZZTIME)
+	$(GO) test ./cases -run XXX -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME)
 
 ## bench: the engine's benchmarks
 bench:
@@ -47,6 +48,15 @@ SIGNALS ?= fixtures/backtest/signals.jsonl
 backtest:
 	$(GO) run ./cmd/riskctl rules diff $(OLD) $(NEW)
 	$(GO) run ./cmd/riskctl rules backtest -from $(OLD) -to $(NEW) -signals $(SIGNALS)
+
+## monitoring: check docs/metrics.md, the Grafana dashboard and the alerting rules (promtool required)
+monitoring:
+	$(GO) test -count=1 ./internal/metricsdoc
+	FENGQIAO_REQUIRE_PROMTOOL=1 $(GO) test -count=1 ./internal/app -run 'Metrics|Catalogue|Dashboard|Promtool'
+
+## metrics-doc: regenerate docs/metrics.md after adding or changing a metric
+metrics-doc:
+	$(GO) test -count=1 ./internal/app -run TestMetricsCatalogue -update
 
 clean:
 	rm -rf bin
