@@ -1,21 +1,23 @@
 # Fengqiao — two commands: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test lint build fuzz bench backtest monitoring metrics-doc clean
+.PHONY: run test lint build fuzz bench bench-peers backtest monitoring metrics-doc clean
 
 ## run: start riskd on 127.0.0.1:8080 with the embedded (NOT durable) store and the fixtures
 run:
 	$(GO) run ./cmd/riskd -config fixtures/riskd.yaml
 
-## test: every test; the ones needing Redis start redis-server themselves (skipped if it is missing, unless FENGQIAO_REQUIRE_REDIS=1)
+## test: every test, and the peer benchmarks' smoke test (bench/); the ones needing Redis start redis-server themselves (skipped if it is missing, unless FENGQIAO_REQUIRE_REDIS=1)
 test:
 	$(GO) test -count=1 ./...
+	cd bench && $(GO) test -count=1 -run TestSmoke ./...
 
 ## lint: formatting, vet, and the layout's import rules
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./internal/archcheck
+	cd bench && $(GO) vet ./...
 
 ## build: the daemon and the CLI into bin/
 build:
@@ -39,6 +41,11 @@ fuzz:
 ## bench: the engine's benchmarks
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./engine
+
+## bench-peers: rule evaluation side by side with expr, cel-go, govaluate and gval (module bench/; about 2 minutes)
+bench-peers:
+	cd bench && $(GO) test -run XXX -bench . -benchmem ./...
+	cd bench && $(GO) test -count=1 -run TestSummary -v ./eval -summary
 
 ## backtest: before a ruleset goes live, diff it against the one in force and replay signals through both
 ##   (make backtest OLD=fixtures/rules NEW=fixtures/rules-candidate SIGNALS=fixtures/backtest/signals.jsonl)
