@@ -54,6 +54,8 @@ type Case struct {
 	Clocks       []Clock       `json:"clocks,omitempty"`
 	Pending      *Request      `json:"pending,omitempty"` // a request awaiting a supervisor
 	Escalations  int           `json:"escalations,omitempty"`
+	// Supervisions are the 督办 and 挂牌督办 of the case's overdue clocks.
+	Supervisions []Supervision `json:"supervisions,omitempty"`
 	Reopened     int           `json:"reopened,omitempty"` // times reopened (重办)
 	ArchiveBatch string        `json:"archive_batch,omitempty"`
 
@@ -185,6 +187,26 @@ type Sendback struct {
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
 	By     string    `json:"by"`
+}
+
+// Supervision is one 督办 of an overdue clock: to the handling unit, or,
+// still overdue later, 挂牌督办 by the next tier up.
+type Supervision struct {
+	Clock  ClockName `json:"clock"`
+	Due    time.Time `json:"due"` // the clock's due time when supervised
+	Listed bool      `json:"listed,omitempty"`
+	Unit   string    `json:"unit"` // who was told: the handling unit, or the one above it
+	At     time.Time `json:"at"`
+}
+
+// Supervised returns the case's supervision of a clock at its due time, listed or not.
+func (c *Case) Supervised(clock ClockName, due time.Time, listed bool) *Supervision {
+	for i, s := range c.Supervisions {
+		if s.Clock == clock && s.Due.Equal(due) && s.Listed == listed {
+			return &c.Supervisions[i]
+		}
+	}
+	return nil
 }
 
 // Request is something the handling unit asks a supervisor to approve.

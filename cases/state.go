@@ -82,7 +82,8 @@ const (
 	Approve           Action = "approve"            // 批准申请
 	Reject            Action = "reject"             // 驳回申请
 	File              Action = "file"               // 归入卷宗材料
-	MarkOverdue       Action = "overdue"            // 超期 (found by the supervision sweep)
+	MarkOverdue       Action = "overdue"            // 超期 (found by the overdue sweep)
+	Supervise         Action = "supervise"          // 督办 / 挂牌督办 (by the supervision job)
 )
 
 // Chinese returns the action as officers say it.
@@ -95,6 +96,8 @@ func (a Action) Chinese() string {
 		return "登记"
 	case MarkOverdue:
 		return "超期"
+	case Supervise:
+		return "督办"
 	}
 	return string(a)
 }

@@ -817,6 +817,21 @@ func MarkOverdueEvent(c *Case, late []Clock, now time.Time) Event {
 		From: c.State, To: c.State, Reason: "超过" + strings.Join(names, "、"), Signal: "overdue"}
 }
 
+// SuperviseEvent records a 督办 of an overdue clock, to unit; listed, a
+// 挂牌督办 by the tier above the handling unit. It is the case event the
+// engine scores as supervised.
+func SuperviseEvent(c *Case, k Clock, listed bool, unit string, now time.Time) Event {
+	c.Supervisions = append(c.Supervisions, Supervision{Clock: k.Name, Due: k.Due, Listed: listed, Unit: unit, At: now})
+	c.Version++
+	what := "督办"
+	if listed {
+		what = "挂牌督办"
+	}
+	return Event{Seq: c.Version, Action: Supervise, At: now, By: Actor{ID: "system", Name: "督办", Role: RoleSystem},
+		From: c.State, To: c.State, Reason: fmt.Sprintf("%s: %s超期 (应于 %s 前)", what, k.Name.Chinese(), k.Due.In(beijing).Format("2006-01-02 15:04")),
+		Signal: "supervised", Changes: []Change{{Field: "supervisions"}}}
+}
+
 // clone returns a deep copy of c, remembering its state for the steps that
 // need it.
 func (c *Case) clone() *Case {

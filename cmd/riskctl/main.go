@@ -33,6 +33,8 @@ Usage:
   riskctl subject KIND REF         show a subject's level and why (KIND: person or dispute)
   riskctl history KIND REF         show a subject's level changes
   riskctl cases list|show|export   mediation cases (案件) and their ledger (台账); riskctl cases -h for the flags
+  riskctl report daily [flags]     a unit's daily report (日报) as Markdown, JSON, CSV or XLSX; riskctl report -h for the flags
+  riskctl zero-report file|status|history  file zero reports (零报告), see who has filed; riskctl zero-report -h for the flags
   riskctl tokens create|list|revoke  manage API tokens (admin); riskctl tokens for the flags
   riskctl audit verify             check the audit log's hash chain, here and on riskd; exit 1 at a break
   riskctl audit show [flags]       list audit entries, newest first; riskctl audit show -h for the flags
@@ -87,6 +89,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runAudit(a[1:], c, stdout, stderr)
 	case len(a) >= 1 && a[0] == "cases":
 		return runCases(a[1:], c, stdout, stderr)
+	case len(a) >= 1 && a[0] == "report":
+		return runReport(a[1:], c, stdout, stderr)
+	case len(a) >= 1 && a[0] == "zero-report":
+		return runZeroReport(a[1:], c, stdout, stderr)
 	case len(a) >= 1 && a[0] == "tokens":
 		return runTokens(a[1:], c, stdout, stderr)
 	case len(a) == 1 && (a[0] == "help" || a[0] == "-h"):

@@ -27,14 +27,19 @@ const (
 
 // Alert is one alert (预警) about a subject at a colour.
 type Alert struct {
-	ID          string         `json:"id"`
-	Event       string         `json:"event"` // the level change that opened it
-	Subject     risk.SubjectID `json:"subject"`
-	Unit        string         `json:"unit"`
-	Level       risk.Level     `json:"level"`
-	State       State          `json:"state"`
-	OpenedAt    time.Time      `json:"opened_at"`
-	Explanation string         `json:"explanation"`
+	ID      string         `json:"id"`
+	Event   string         `json:"event"` // the level change that opened it
+	Subject risk.SubjectID `json:"subject"`
+	// Kind is empty for an alert about a subject's colour, or a notice's
+	// kind (zero_report, supervision, follow_up, daily_report); Title is a
+	// notice's headline.
+	Kind        string     `json:"kind,omitempty"`
+	Title       string     `json:"title,omitempty"`
+	Unit        string     `json:"unit"`
+	Level       risk.Level `json:"level"`
+	State       State      `json:"state"`
+	OpenedAt    time.Time  `json:"opened_at"`
+	Explanation string     `json:"explanation"`
 	// Policy is the escalation policy for the alert's colour as it was when
 	// the alert opened: a later edit does not change a running escalation.
 	Policy        Snapshot   `json:"policy"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,7 +60,13 @@ type Manager struct {
 	contains Contains
 
 	opened, notified, escalations, acks *prometheus.CounterVec
-	ackSeconds                          prometheus.Histogram
+	ackSeconds                          *prometheus.HistogramVec
+	// channels names the escalation policy's channels, if the router or
+	// the sender can (ChannelNamer), for the notifications' zero series.
+	channels func() []string
+	// indexed is set once the indexes by colour are known to hold every
+	// open alert (see upgrade).
+	indexed atomic.Bool
 }
 
 // Keys, all under the {alerts} tag.
@@ -67,6 +74,9 @@ const (
 	keyAlert     = "fq:{alerts}:a:"        // + id: the alert, JSON
 	keyAll       = "fq:{alerts}:all"       // every alert by opening time
 	keyOpen      = "fq:{alerts}:open"      // unresolved alerts by opening time
+	keyOpenAt    = "fq:{alerts}:open:"     // + level: unresolved alerts of that colour by opening time
+	keyUnacked   = "fq:{alerts}:unacked:"  // + level: open, unacknowledged, unsilenced alerts of that colour by first deadline
+	keyIndexed   = "fq:{alerts}:indexed"   // set once the indexes by colour hold every open alert
 	keyBySubject = "fq:{alerts}:subject:"  // + subject: its unresolved alert's id
 	keySuppress  = "fq:{alerts}:suppress:" // + subject/level: set while re-pages are suppressed
 	keyDeadlines = "fq:{alerts}:deadlines" // open alerts by acknowledgement deadline
@@ -92,10 +102,16 @@ func NewManager(rdb redis.UniversalClient, router Router, sender Sender, contain
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fengqiao_alerts_acknowledged_total", Help: "Alerts acknowledged, by colour.",
 		}, []string{"level"}),
-		ackSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "fengqiao_alert_ack_seconds", Help: "Time from an alert's opening to its acknowledgement.",
+		ackSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fengqiao_alert_ack_seconds", Help: "Time from an alert's opening to its acknowledgement, by colour.",
 			Buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400},
-		}),
+		}, []string{"level"}),
+	}
+	for _, c := range []any{router, sender} {
+		if n, ok := c.(ChannelNamer); ok {
+			m.channels = n.ChannelNames
+			break
+		}
 	}
 	for _, l := range risk.Levels[1:] {
 		for _, tier := range []string{"grid", "village", "township", "county", "city"} {
@@ -104,8 +120,9 @@ func NewManager(rdb redis.UniversalClient, router Router, sender Sender, contain
 		}
 		m.escalations.WithLabelValues(l.String())
 		m.acks.WithLabelValues(l.String())
+		m.ackSeconds.WithLabelValues(l.String())
 	}
-	reg.MustRegister(m.opened, m.notified, m.escalations, m.acks, m.ackSeconds, m.collector())
+	reg.MustRegister(m.opened, notifications{m.notified, m.channels}, m.escalations, m.acks, m.ackSeconds, m.collector())
 	return m
 }
 
@@ -192,18 +209,8 @@ func (m *Manager) Handle(ctx context.Context, e alerts.Event) error {
 		if a.State == Resolved {
 			return nil
 		}
-		silence = a.Silence
 	}
-	_, err = m.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.ZAdd(ctx, keyAll, redis.Z{Score: float64(now.UnixMilli()), Member: id})
-		pipe.ZAdd(ctx, keyOpen, redis.Z{Score: float64(now.UnixMilli()), Member: id})
-		pipe.Set(ctx, keyBySubject+e.Subject.String(), id, 0)
-		if silence == "" {
-			pipe.ZAdd(ctx, keyDeadlines, redis.Z{Score: float64(a.Deadline.UnixMilli()), Member: id})
-		}
-		return nil
-	})
-	if err != nil {
+	if err := m.index(ctx, id); err != nil {
 		return fmt.Errorf("index alert: %w", err)
 	}
 	if created {
@@ -286,9 +293,58 @@ func (m *Manager) Get(ctx context.Context, id string) (Alert, error) {
 	return a, nil
 }
 
+// index files an alert that is not resolved under its subject and in the
+// indexes of alerts, of open alerts (all, and by colour) and, while it waits
+// for an acknowledgement by a deadline, of deadlines: the next one,
+// which drives escalation, and the first one, which says how long it is
+// overdue. It is checked against the alert in one transaction, so an
+// acknowledgement or a resolution on another instance in between is not
+// undone; and it is idempotent.
+func (m *Manager) index(ctx context.Context, id string) error {
+	for attempt := 0; attempt < 20; attempt++ {
+		err := m.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			b, err := tx.Get(ctx, keyAlert+id).Bytes()
+			if err != nil {
+				return err
+			}
+			var a Alert
+			if err := json.Unmarshal(b, &a); err != nil {
+				return err
+			}
+			if a.State == Resolved {
+				return nil
+			}
+			opened := redis.Z{Score: float64(a.OpenedAt.UnixMilli()), Member: id}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.ZAdd(ctx, keyAll, opened)
+				p.ZAdd(ctx, keyOpen, opened)
+				p.ZAdd(ctx, keyOpenAt+a.Level.String(), opened)
+				p.Set(ctx, keyBySubject+a.Subject.String(), id, 0)
+				if a.State == Open && a.Silence == "" && !a.Deadline.IsZero() { // silenced alerts and notices have none
+					p.ZAdd(ctx, keyDeadlines, redis.Z{Score: float64(a.Deadline.UnixMilli()), Member: id})
+					first := a.Deadline
+					if a.Step > 0 {
+						first = a.OpenedAt // escalated, so past its first deadline, which the alert no longer keeps
+					}
+					p.ZAddNX(ctx, keyUnacked+a.Level.String(), redis.Z{Score: float64(first.UnixMilli()), Member: id})
+				}
+				return nil
+			})
+			return err
+		}, keyAlert+id)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		return err
+	}
+	return errors.New("the alert kept changing; try again")
+}
+
 // update changes an alert under optimistic locking, so an acknowledgement
 // and an escalation racing on two instances do not overwrite each other.
-func (m *Manager) update(ctx context.Context, id string, fn func(a *Alert) error) (Alert, error) {
+// Each of also adds to the transaction that stores it, to keep indexes in
+// step with the change.
+func (m *Manager) update(ctx context.Context, id string, fn func(a *Alert) error, also ...func(p redis.Pipeliner, a Alert)) (Alert, error) {
 	var out Alert
 	for attempt := 0; attempt < 20; attempt++ {
 		err := m.rdb.Watch(ctx, func(tx *redis.Tx) error {
@@ -309,6 +365,9 @@ func (m *Manager) update(ctx context.Context, id string, fn func(a *Alert) error
 			nb, _ := json.Marshal(a)
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				p.Set(ctx, keyAlert+id, nb, 0)
+				for _, f := range also {
+					f(p, a)
+				}
 				return nil
 			})
 			out = a
@@ -331,13 +390,15 @@ func (m *Manager) Acknowledge(ctx context.Context, id, by, note string) (Alert, 
 		}
 		a.State, a.AckedBy, a.AckedAt, a.AckNote = Acknowledged, by, &now, note
 		return nil
+	}, func(p redis.Pipeliner, a Alert) {
+		p.ZRem(ctx, keyDeadlines, id)
+		p.ZRem(ctx, keyUnacked+a.Level.String(), id)
 	})
 	if err != nil {
 		return a, err
 	}
-	m.rdb.ZRem(ctx, keyDeadlines, id)
 	m.acks.WithLabelValues(a.Level.String()).Inc()
-	m.ackSeconds.Observe(now.Sub(a.OpenedAt).Seconds())
+	m.ackSeconds.WithLabelValues(a.Level.String()).Observe(now.Sub(a.OpenedAt).Seconds())
 	return a, nil
 }
 
@@ -356,18 +417,15 @@ func (m *Manager) resolve(ctx context.Context, id, by, reason string, now time.T
 		}
 		a.State, a.ResolvedBy, a.ResolvedAt, a.ResolveReason = Resolved, by, &now, reason
 		return nil
+	}, func(p redis.Pipeliner, a Alert) {
+		p.ZRem(ctx, keyOpen, id)
+		p.ZRem(ctx, keyOpenAt+a.Level.String(), id)
+		p.ZRem(ctx, keyDeadlines, id)
+		p.ZRem(ctx, keyUnacked+a.Level.String(), id)
 	})
 	if errors.Is(err, ErrState) && by == "system" {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZRem(ctx, keyOpen, id)
-		p.ZRem(ctx, keyDeadlines, id)
-		return nil
-	})
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,6 +31,9 @@ func (m *Manager) claim(ctx context.Context, key string, now time.Time, n int) (
 // acknowledgement deadline has passed, and sends or retries notifications.
 // riskd calls it every second; tests call it with a clock they set.
 func (m *Manager) Tick(ctx context.Context) error {
+	if err := m.upgrade(ctx); err != nil {
+		m.log.Warn("index open alerts by colour", "err", err)
+	}
 	now := m.now()
 	due, err := m.claim(ctx, keyDeadlines, now, 100)
 	if err != nil {
@@ -87,6 +89,8 @@ func (m *Manager) escalate(ctx context.Context, id string, now time.Time) error 
 		a.Notified = append(a.Notified, next)
 		a.Deadline = now.Add(a.Policy.Every)
 		return nil
+	}, func(p redis.Pipeliner, a Alert) {
+		p.ZAdd(ctx, keyDeadlines, redis.Z{Score: float64(a.Deadline.UnixMilli()), Member: id})
 	})
 	if errors.Is(err, errBusy) {
 		return nil
@@ -96,7 +100,7 @@ func (m *Manager) escalate(ctx context.Context, id string, now time.Time) error 
 	}
 	m.escalations.WithLabelValues(a.Level.String()).Inc()
 	m.log.Warn("alert not acknowledged in time: escalated", "alert", id, "level", a.Level.String(), "step", a.Step, "to", next.Unit)
-	return m.rdb.ZAdd(ctx, keyDeadlines, redis.Z{Score: float64(a.Deadline.UnixMilli()), Member: id}).Err()
+	return nil
 }
 
 // deliver tries one notification: sent, retried later with backoff, or,
@@ -214,54 +218,4 @@ func (m *Manager) Run(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
-}
-
-// collector reports the outbox and open alerts, read from Redis at scrape
-// time so the figures hold across restarts and instances.
-func (m *Manager) collector() prometheus.Collector {
-	return &gauges{m: m,
-		depth:   prometheus.NewDesc("fengqiao_outbox_depth", "Notifications waiting in the outbox.", nil, nil),
-		oldest:  prometheus.NewDesc("fengqiao_outbox_oldest_age_seconds", "Age of the oldest notification waiting in the outbox.", nil, nil),
-		open:    prometheus.NewDesc("fengqiao_alerts_open", "Alerts not yet resolved.", nil, nil),
-		overdue: prometheus.NewDesc("fengqiao_alerts_unacknowledged_overdue", "Open alerts past their acknowledgement deadline.", nil, nil),
-	}
-}
-
-type gauges struct {
-	m                            *Manager
-	depth, oldest, open, overdue *prometheus.Desc
-}
-
-func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	ch <- g.depth
-	ch <- g.oldest
-	ch <- g.open
-	ch <- g.overdue
-}
-
-func (g *gauges) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	now := g.m.now()
-	p := g.m.rdb.Pipeline()
-	depth := p.ZCard(ctx, keyOutbox)
-	first := p.ZRangeWithScores(ctx, keyOutbox, 0, 0)
-	open := p.ZCard(ctx, keyOpen)
-	overdue := p.ZCount(ctx, keyDeadlines, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
-	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(g.depth, prometheus.GaugeValue, float64(depth.Val()))
-	age := 0.0
-	if f := first.Val(); len(f) == 1 {
-		if b, err := g.m.rdb.Get(ctx, keyNote+f[0].Member.(string)).Bytes(); err == nil {
-			var n Notification
-			if json.Unmarshal(b, &n) == nil {
-				age = now.Sub(n.Created).Seconds()
-			}
-		}
-	}
-	ch <- prometheus.MustNewConstMetric(g.oldest, prometheus.GaugeValue, age)
-	ch <- prometheus.MustNewConstMetric(g.open, prometheus.GaugeValue, float64(open.Val()))
-	ch <- prometheus.MustNewConstMetric(g.overdue, prometheus.GaugeValue, float64(overdue.Val()))
 }

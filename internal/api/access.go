@@ -38,6 +38,7 @@ var (
 	officers  = []auth.Role{auth.Duty, auth.Admin}
 	adminOnly = []auth.Role{auth.Admin}
 	sweepers  = []auth.Role{auth.Admin, auth.System}
+	filers    = []auth.Role{auth.Reporter, auth.Duty, auth.Admin} // file zero reports
 	revealers = []auth.Role{auth.Admin, auth.Duty, auth.Mediator} // may read ID numbers and phones, audited
 )
 

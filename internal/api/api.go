@@ -97,7 +97,8 @@ type Server struct {
 	Audit     Auditor
 	Recorded  Recorded
 	Alerts    Alerts
-	Cases     Cases // nil: no case workflow
+	Cases     Cases   // nil: no case workflow
+	Reports   Reports // nil: no zero or daily reports
 	AuditLog  AuditLog
 	Sealer    Sealer
 	Checks    []Check
@@ -191,6 +192,10 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/cases/batches", readers, s.withCases(s.listBatches)},
 		{"GET /api/v1/cases/{number}", readers, s.withCases(s.getCase)},
 		{"POST /api/v1/cases/{number}/actions", caseActors, s.withCases(s.actOnCase)},
+		{"POST /api/v1/zero-reports", filers, s.withReports(s.fileZeroReport)},
+		{"GET /api/v1/zero-reports", readers, s.withReports(s.zeroReportStatus)},
+		{"GET /api/v1/zero-reports/history", readers, s.withReports(s.zeroReportHistory)},
+		{"GET /api/v1/reports/daily", readers, s.withReports(s.dailyReport)},
 		{"GET /api/v1/silences", readers, s.listSilences},
 		{"POST /api/v1/silences", officers, s.addSilence},
 		{"DELETE /api/v1/silences/{id}", officers, s.deleteSilence},
@@ -205,7 +210,7 @@ func (s *Server) routes() []route {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},
 		{"GET /readyz", public, s.readyz},
-		{"GET /metrics", public, promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}).ServeHTTP},
+		{"GET /metrics", public, promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP},
 	}
 }
 

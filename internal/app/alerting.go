@@ -78,6 +78,35 @@ func (r *router) Route(level risk.Level, unit string, at time.Time) (alerting.Sn
 	return snap, out, len(out) > 0
 }
 
+// ChannelNames names the channels of the escalation policy in force, so
+// that each has its notification series from the first scrape after a load.
+func (r *router) ChannelNames() []string {
+	p := r.policies.get()
+	names := make([]string, 0, len(p.Channels))
+	for name := range p.Channels {
+		names = append(names, name)
+	}
+	return names
+}
+
+// LevelChannels are the channels the policy gives a colour, for notices,
+// which name their own targets; ok is false when it pages no one at it.
+func (r *router) LevelChannels(level risk.Level) (alerting.Snapshot, bool) {
+	lp, ok := r.policies.get().Levels[level]
+	if !ok {
+		return alerting.Snapshot{}, false
+	}
+	return alerting.Snapshot{AckWithin: lp.AckWithin.String(), Channels: lp.Channels}, len(lp.Channels) > 0
+}
+
+// TierOf names a unit's tier, for the targets of notices.
+func (r *router) TierOf(unit string) string {
+	if u, ok := r.tree.Unit(unit); ok {
+		return u.Tier.String()
+	}
+	return ""
+}
+
 func (r *router) Escalate(t alerting.Target) (alerting.Target, bool) {
 	u, ok := r.tree.Unit(t.Unit)
 	if !ok {
@@ -145,6 +174,12 @@ func (s *sender) Send(ctx context.Context, n alerting.Notification, a alerting.A
 	return err
 }
 
+// noticeKinds names the kinds of the schedules' notices.
+var noticeKinds = map[string]string{
+	"zero_report": "零报告", "supervision": "督办", "listed_supervision": "挂牌督办",
+	"follow_up": "回访提醒", "daily_report": "日报",
+}
+
 func (s *sender) send(ctx context.Context, n alerting.Notification, a alerting.Alert) error {
 	ch, ok := s.policies.get().Channels[n.Channel]
 	if !ok {
@@ -166,8 +201,20 @@ func (s *sender) send(ctx context.Context, n alerting.Notification, a alerting.A
 	} else if n.Step > 0 {
 		title = fmt.Sprintf("[逾期未签收, 第%d次升级] %s", n.Step, title)
 	}
-	m := notify.Message{AlertID: a.ID, Key: n.ID, Level: a.Level, Title: title, Subject: kind + " " + ref,
-		Unit: a.Unit, UnitName: subjectUnit.Name, Reasons: a.Explanation, Step: n.Step, Deadline: a.Deadline,
+	subject, step := kind+" "+ref, n.Step
+	if a.Kind != "" {
+		// A notice of the schedules: its own title; a later round is a
+		// reminder, not an escalation.
+		subject, title, step = noticeKinds[a.Kind]+" "+subjectUnit.Name, a.Title, 0
+		switch {
+		case n.Resolved:
+			title = "已办结: " + a.Title
+		case n.Step > 0:
+			title = fmt.Sprintf("[第%d次提醒] %s", n.Step, a.Title)
+		}
+	}
+	m := notify.Message{AlertID: a.ID, Key: n.ID, Level: a.Level, Title: title, Subject: subject,
+		Unit: a.Unit, UnitName: subjectUnit.Name, Reasons: a.Explanation, Step: step, Deadline: a.Deadline,
 		AckURL: strings.TrimRight(s.cfg.PublicURL, "/") + "/api/v1/alerts/" + a.ID, Resolved: n.Resolved, At: s.now()}
 	setting := func(k string) (string, error) {
 		v := os.Expand(ch.Settings[k], s.getenv)

@@ -30,7 +30,9 @@ import (
 	"fengqiao/internal/auth"
 	"fengqiao/internal/casework"
 	"fengqiao/internal/config"
+	"fengqiao/internal/jobs"
 	"fengqiao/internal/pii"
+	"fengqiao/internal/reporting"
 	"fengqiao/internal/ruleset"
 	"fengqiao/internal/scoring"
 	"fengqiao/jurisdiction"
@@ -62,6 +64,8 @@ type App struct {
 	cal      *escalation.Calendar
 	// caseOutbox forwards case events to the signal stream.
 	caseOutbox *signals.Consumer
+	reporting  *reporting.Service // nil without a schedule policy
+	jobs       *jobs.Runner
 	policies   *policyHolder
 	tokens     *auth.Store
 	audit      *audit.Log
@@ -156,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 
 	stream := signals.DefaultStream()
 	a.producer = signals.NewProducer(a.rdb, stream, time.Duration(cfg.SignalKeepDays)*24*time.Hour)
-	a.scorer = scoring.NewScorer(a.rdb, a.rules, alerts.NewStream(a.rdb), now, log.With("component", "scoring"), a.reg)
+	a.scorer = scoring.NewScorer(a.rdb, a.rules, alerts.NewStream(a.rdb), now, log.With("component", "scoring"), a.reg, scoring.KnownUnits(a.tree.Units()))
 	name := cfg.Consumer
 	if name == "" {
 		host, _ := os.Hostname()
@@ -188,6 +192,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 			return nil, err
 		}
 	}
+	if err := a.newSchedules(cfg, now); err != nil {
+		return nil, err
+	}
 
 	a.api = &api.Server{
 		Signals: a.producer,
@@ -208,6 +215,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Recorded:  recorded{stream, a.rdb},
 		Alerts:    a.alertsAPI(),
 		Cases:     a.casesAPI(),
+		Reports:   a.reportsAPI(),
 		Sealer:    a.sealer,
 		RateLimit: cfg.RateLimit,
 		Gatherer:  a.reg,
@@ -286,7 +294,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.rules.Watch(ctx, a.watchEvery)
 	}()
 	if a.cases != nil {
-		wg.Add(3)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			if err := a.caseOutbox.Run(ctx); err != nil {
@@ -300,11 +308,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 					return a.cases.OnAlert(ctx, e, disputes{a.scorer})
 				})
 		}()
-		go func() {
-			defer wg.Done()
-			a.sweepCases(ctx, time.Minute)
-		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.jobs.Run(ctx, 10*time.Second)
+	}()
 	if a.alerting != nil {
 		wg.Add(2)
 		go func() {

@@ -52,28 +52,20 @@ func (a *App) newCases(cfg config.Config, now func() time.Time) error {
 	return nil
 }
 
+// reportsAPI is the reports for the API, or nil when there are none.
+func (a *App) reportsAPI() api.Reports {
+	if a.reporting == nil {
+		return nil
+	}
+	return a.reporting
+}
+
 // casesAPI is the workflow for the API, or nil when there is none.
 func (a *App) casesAPI() api.Cases {
 	if a.cases == nil {
 		return nil
 	}
 	return a.cases
-}
-
-// sweepCases finds overdue case clocks every period until ctx ends.
-func (a *App) sweepCases(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if _, err := a.SweepCases(ctx); err != nil && ctx.Err() == nil {
-			a.log.Error("find overdue cases", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // SweepCases records every case clock newly past its due time (超期) and

@@ -20,6 +20,7 @@ import (
 	"fengqiao/internal/config"
 	"fengqiao/internal/metricsdoc"
 	"fengqiao/internal/redistest"
+	"fengqiao/jurisdiction"
 )
 
 var updateCatalogue = flag.Bool("update", false, "rewrite docs/metrics.md from the metrics the daemon exports")
@@ -39,6 +40,17 @@ const (
 // raised have tried their notifications: then every vector has series.
 func startMetricsDaemon(t *testing.T) *daemon {
 	t.Helper()
+	return startMetricsDaemonOn(t, redistest.Start(t).URL, "metrics")
+}
+
+// metricsClock is the metrics daemons' time: 10:00 in Beijing, a Sunday, no
+// quiet hours.
+var metricsClock = &clock{time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)}
+
+// startFixtureDaemon runs the daemon as fixtures/riskd.yaml configures it, on
+// redisURL, and sends it nothing.
+func startFixtureDaemon(t *testing.T, redisURL, name string) *daemon {
+	t.Helper()
 	fix, err := config.Load("../../fixtures/riskd.yaml", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +58,17 @@ func startMetricsDaemon(t *testing.T) *daemon {
 	for _, env := range []string{"FENGQIAO_WECOM_COUNTY_URL", "FENGQIAO_DINGTALK_CITY_URL", "FENGQIAO_DINGTALK_CITY_SECRET", "FENGQIAO_ALERTMANAGER_URL"} {
 		t.Setenv(env, "")
 	}
-	clk := &clock{time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)} // 10:00 in Beijing, a Sunday, no quiet hours
-	d := startDaemonOn(t, redistest.Start(t).URL, "metrics", clk.Now, func(c *config.Config) {
+	return startDaemonOn(t, redisURL, name, metricsClock.Now, func(c *config.Config) {
 		c.Jurisdiction, c.RulesDir = fix.Jurisdiction, fix.RulesDir
 		c.AlertPolicy, c.DutyRoster, c.Calendars = fix.AlertPolicy, fix.DutyRoster, fix.Calendars
 		c.PublicURL, c.CasePolicy = fix.PublicURL, fix.CasePolicy
 	})
+}
+
+// startMetricsDaemonOn is startMetricsDaemon on a given Redis.
+func startMetricsDaemonOn(t *testing.T, redisURL, name string) *daemon {
+	t.Helper()
+	d := startFixtureDaemon(t, redisURL, name)
 	files, _ := filepath.Glob("../../fixtures/signals/*.json")
 	if len(files) == 0 {
 		t.Fatal("no fixture signals")
@@ -132,6 +149,85 @@ func TestMetricsCatalogue(t *testing.T) {
 	}
 }
 
+// storeGauges are the business gauges read from Redis at scrape time.
+var storeGauges = []string{"fengqiao_subjects", "fengqiao_alerts_open", "fengqiao_alerts_unacknowledged_overdue",
+	"fengqiao_cases", "fengqiao_cases_overdue"}
+
+// gauges gathers a daemon's series of the named gauges, by name and labels.
+func gauges(t *testing.T, d *daemon, names []string) map[string]float64 {
+	t.Helper()
+	mfs, err := d.app.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if !slices.Contains(names, mf.GetName()) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, lp := range m.GetLabel() {
+				ls = append(ls, lp.GetName()+"="+lp.GetValue())
+			}
+			out[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = m.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
+// TestBusinessGaugesAcrossRestarts: the subjects by colour and county, the
+// open and overdue alerts by colour and the cases are read from the store,
+// so a riskd started after another stopped reports what it did; the
+// subjects above green are the board's, and their unit labels counties.
+func TestBusinessGaugesAcrossRestarts(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startMetricsDaemonOn(t, srv.URL, "metrics-a")
+	before := gauges(t, a, storeGauges)
+	above, counties := 0.0, map[string]bool{}
+	for k, v := range before {
+		name, labels, _ := strings.Cut(strings.TrimSuffix(k, "}"), "{")
+		if name != "fengqiao_subjects" {
+			continue
+		}
+		for _, l := range strings.Split(labels, ",") {
+			if c, ok := strings.CutPrefix(l, "county="); ok {
+				counties[c] = true
+			}
+			if strings.HasPrefix(l, "level=") && l != "level=green" {
+				above += v
+			}
+		}
+	}
+	for c := range counties {
+		u, ok := a.app.tree.Unit(c)
+		if !ok || u.Tier != jurisdiction.County {
+			t.Errorf("fengqiao_subjects has county=%q, not a county of the jurisdiction", c)
+		}
+	}
+	if len(counties) == 0 || above == 0 {
+		t.Fatalf("no subjects above green counted: %v", before)
+	}
+	code, body := a.do(t, "GET", "/api/v1/subjects?min_level=blue&limit=1", "")
+	if code != http.StatusOK || body["total"] != above {
+		t.Errorf("the board has %v subjects above green, the gauge %v (%d)", body["total"], above, code)
+	}
+	if before["fengqiao_alerts_open{level=orange}"]+before["fengqiao_alerts_open{level=red}"] == 0 {
+		t.Errorf("no open alerts counted: %v", before)
+	}
+	a.stop()
+	b := startFixtureDaemon(t, srv.URL, "metrics-b")
+	after := gauges(t, b, storeGauges)
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("after a restart %s = %v, was %v", k, after[k], v)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d series after a restart, %d before", len(after), len(before))
+	}
+}
+
 // firstDiff shows the first line where two texts differ.
 func firstDiff(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
@@ -190,7 +286,7 @@ func TestMetricsInAlertRules(t *testing.T) {
 }
 
 // TestDashboard checks the Grafana dashboard: it parses, takes its data
-// source from a variable, has the four rows, and every query uses only
+// source from a variable, has its five rows, and every query uses only
 // metrics of the catalogue (or recording rules of alerts.yaml).
 func TestDashboard(t *testing.T) {
 	c := readCatalogue(t)
@@ -207,7 +303,7 @@ func TestDashboard(t *testing.T) {
 	for _, p := range probs {
 		t.Errorf("%s: %s", dashboardFile, p)
 	}
-	if want := []string{"风险分布", "信号", "预警", "服务健康"}; !slices.Equal(dash.Rows, want) {
+	if want := []string{"风险分布", "信号", "预警", "案件", "服务健康"}; !slices.Equal(dash.Rows, want) {
 		t.Errorf("rows %q, want %q", dash.Rows, want)
 	}
 	// The dashboard should show most of what riskd exports.

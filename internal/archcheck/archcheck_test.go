@@ -31,6 +31,7 @@ var forbidden = []struct {
 	{"assess", []string{module + "internal", module + "alerts", "github.com/redis/", "net/http"}, "the shared scoring core is pure"},
 	{"ruletest", []string{module + "internal", module + "signals", "github.com/redis/", "net/http"}, "rule tests run the engine alone"},
 	{"cases", []string{module + "signals", module + "engine", module + "alerts", module + "internal", "github.com/redis/", "net/http"}, "the case workflow is pure: storage, HTTP and the engine are the callers'"},
+	{"schedule", []string{module + "signals", module + "engine", module + "alerts", module + "internal", "github.com/redis/", "net/http"}, "the reporting calendar is pure: storage, delivery and the runner are the callers'"},
 	{"backtest", []string{module + "internal", module + "alerts", "github.com/redis/", "net/http"}, "a backtest replays in memory, touching nothing live"},
 }
 

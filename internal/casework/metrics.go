@@ -22,6 +22,7 @@ type Metrics struct {
 	reopened      prometheus.Counter
 	escalated     prometheus.Counter
 	late          *prometheus.CounterVec
+	supervisions  *prometheus.CounterVec
 }
 
 // NewMetrics registers the workflow's metrics, and a collector that reads
@@ -51,8 +52,13 @@ func NewMetrics(reg prometheus.Registerer, store *casestore.Store, categories []
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fengqiao_case_clocks_overdue_total", Help: "Case clocks found past their deadline, by clock (accept, sign, handling, confirmation, performance, follow_up).",
 		}, []string{"clock"}),
+		supervisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fengqiao_case_supervisions_total", Help: "Overdue case clocks supervised, by kind: supervision (督办, to the handling unit) or listed (挂牌督办, by the tier above).",
+		}, []string{"kind"}),
 	}
-	for _, a := range append([]cases.Action{cases.Register, cases.MarkOverdue}, cases.Actions()...) {
+	m.supervisions.WithLabelValues("supervision")
+	m.supervisions.WithLabelValues("listed")
+	for _, a := range append([]cases.Action{cases.Register, cases.MarkOverdue, cases.Supervise}, cases.Actions()...) {
 		m.steps.WithLabelValues(string(a))
 	}
 	for ch := range cases.Channels {
@@ -67,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer, store *casestore.Store, categories []
 	for _, k := range cases.ClockNames {
 		m.late.WithLabelValues(string(k))
 	}
-	reg.MustRegister(m.steps, m.registrations, m.closed, m.toClose, m.reopened, m.escalated, m.late,
+	reg.MustRegister(m.steps, m.registrations, m.closed, m.toClose, m.reopened, m.escalated, m.late, m.supervisions,
 		&collector{store: store, now: now})
 	return m
 }
@@ -146,5 +152,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, k := range cases.ClockNames {
 		ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, float64(n[k]), string(k))
+	}
+}
+
+func (m *Metrics) supervised(listed bool) {
+	if m == nil {
+		return
+	}
+	m.steps.WithLabelValues(string(cases.Supervise)).Inc()
+	if listed {
+		m.supervisions.WithLabelValues("listed").Inc()
+	} else {
+		m.supervisions.WithLabelValues("supervision").Inc()
 	}
 }

@@ -34,6 +34,10 @@ type Config struct {
 	// CasePolicy is the case workflow's policy (案件办理规则): case types and
 	// their clocks, dossier checklists, routing; empty: no case workflow.
 	CasePolicy string `yaml:"case_policy"`
+	// SchedulePolicy is the reporting calendar (值班报告制度): zero reports,
+	// key periods, daily reports, supervision and the jobs' cron specs;
+	// empty: no zero or daily reports, and the jobs run on default specs.
+	SchedulePolicy string `yaml:"schedule_policy"`
 	// DutyRoster is the duty roster (值班表), YAML or CSV; empty: units' contacts.
 	DutyRoster string `yaml:"duty_roster"`
 	// Calendars are the working-day calendar files (one per year).
@@ -136,6 +140,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			{inFile.ShadowRulesDir, &c.ShadowRulesDir},
 			{inFile.AlertPolicy, &c.AlertPolicy},
 			{inFile.CasePolicy, &c.CasePolicy},
+			{inFile.SchedulePolicy, &c.SchedulePolicy},
 			{inFile.DutyRoster, &c.DutyRoster},
 		} {
 			if p.set != "" && !filepath.IsAbs(p.set) {

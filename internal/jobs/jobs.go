@@ -69,12 +69,12 @@ func New(rdb redis.UniversalClient, loc *time.Location, now func() time.Time, in
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	r := &Runner{rdb: rdb, now: now, loc: loc, log: log, instance: instance, jobs: jobs, Lease: 10 * time.Minute,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fengqiao_job_runs_total", Help: "Scheduled job firings run by this instance, by job and result (ok, failed).",
-		}, []string{"job", "result"}),
+			Name: "fengqiao_job_runs_total", Help: "Scheduled job firings run by this instance, by task (the job's name; not job, which Prometheus keeps for the target) and result (ok, failed).",
+		}, []string{"task", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "fengqiao_job_duration_seconds", Help: "How long a scheduled job's firing took to run, by job.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 8),
-		}, []string{"job"}),
+		}, []string{"task"}),
 	}
 	seen := map[string]bool{}
 	for _, j := range jobs {
@@ -212,7 +212,7 @@ func (r *Runner) safely(ctx context.Context, j *Job, f time.Time) (err error) {
 type lastSuccess struct{ r *Runner }
 
 var lastDesc = prometheus.NewDesc("fengqiao_job_last_success_timestamp_seconds",
-	"When each scheduled job last ran a firing successfully, on any instance (Unix time); 0 if never.", []string{"job"}, nil)
+	"When each scheduled job last ran a firing successfully, on any instance (Unix time); 0 if never.", []string{"task"}, nil)
 
 func (l *lastSuccess) Describe(ch chan<- *prometheus.Desc) { ch <- lastDesc }
 

@@ -95,8 +95,8 @@ func TestRenderAndParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(doc), "A `tier` label is carried by `fengqiao_a_total`.") || !strings.Contains(string(doc), "No metric carries a `unit` label.") {
-		t.Errorf("the preamble does not name the tier and unit labels:\n%s", doc)
+	if !strings.Contains(string(doc), "A `tier` label is carried by `fengqiao_a_total`.") || !strings.Contains(string(doc), "No metric carries a `county` label.") {
+		t.Errorf("the preamble does not name the tier and county labels:\n%s", doc)
 	}
 	c, err := Parse(doc)
 	if err != nil {

@@ -37,9 +37,10 @@ type Live struct {
 	shadowDir    string
 	shadowStatus ShadowStatus
 
-	reloads   *prometheus.CounterVec
-	lastLoad  prometheus.Gauge
-	ruleCount prometheus.Gauge
+	reloads    *prometheus.CounterVec
+	lastLoad   prometheus.Gauge
+	lastReload prometheus.Gauge // 1 if the last load or reload succeeded, 0 if it was refused
+	ruleCount  prometheus.Gauge
 }
 
 // Load loads and compiles the ruleset in dir; it fails if the ruleset is bad.
@@ -54,6 +55,10 @@ func Load(dir string, log *slog.Logger, reg prometheus.Registerer, now func() ti
 			Name: "fengqiao_rules_last_reload_success_timestamp_seconds",
 			Help: "When the ruleset in force was loaded.",
 		}),
+		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fengqiao_rules_last_reload_successful",
+			Help: "Whether the last ruleset load or reload succeeded (1) or was refused, leaving the ruleset before it in force (0).",
+		}),
 		ruleCount: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fengqiao_rules_loaded",
 			Help: "Number of rules in the ruleset in force.",
@@ -61,7 +66,7 @@ func Load(dir string, log *slog.Logger, reg prometheus.Registerer, now func() ti
 	}
 	l.reloads.WithLabelValues("success")
 	l.reloads.WithLabelValues("failure")
-	reg.MustRegister(l.reloads, l.lastLoad, l.ruleCount)
+	reg.MustRegister(l.reloads, l.lastLoad, l.lastReload, l.ruleCount)
 	for _, o := range opts {
 		o(l)
 	}
@@ -162,6 +167,7 @@ func (l *Live) reload(hash string) error {
 	e, locals, err := compileSet(l.dir, l.units)
 	if err != nil {
 		l.reloads.WithLabelValues("failure").Inc()
+		l.lastReload.Set(0)
 		l.status.LastError, l.status.LastFailed, l.failedHash = err.Error(), l.now(), hash
 		if old := l.current.Load(); old != nil {
 			l.log.Error("ruleset reload failed; the previous ruleset stays in force", "version", old.Version(), "err", err)
@@ -183,6 +189,7 @@ func (l *Live) reload(hash string) error {
 		}
 	}
 	l.reloads.WithLabelValues("success").Inc()
+	l.lastReload.Set(1)
 	l.lastLoad.Set(float64(l.now().Unix()))
 	l.ruleCount.Set(float64(len(e.Ruleset().Rules)))
 	if prev == nil {

@@ -107,6 +107,9 @@ fengqiao_rules_loaded 37
 # HELP fengqiao_rules_last_reload_success_timestamp_seconds When the ruleset in force was loaded.
 # TYPE fengqiao_rules_last_reload_success_timestamp_seconds gauge
 fengqiao_rules_last_reload_success_timestamp_seconds ` + strconv.FormatInt(testNow.Unix(), 10) + `
+# HELP fengqiao_rules_last_reload_successful Whether the last ruleset load or reload succeeded (1) or was refused, leaving the ruleset before it in force (0).
+# TYPE fengqiao_rules_last_reload_successful gauge
+fengqiao_rules_last_reload_successful 1
 # HELP fengqiao_rules_reloads_total Ruleset loads and reloads, by result (success, failure).
 # TYPE fengqiao_rules_reloads_total counter
 fengqiao_rules_reloads_total{result="failure"} 0
@@ -267,14 +270,18 @@ func TestReloadMetrics(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 
-	// A failed reload leaves the gauges of the ruleset in force alone.
+	// A failed reload leaves the gauges of the ruleset in force alone, and
+	// says it failed.
 	write(t, dir, fixtureFile, edit(t, src, "when: features.hotline_7d >= 3", "when: features.nope > 1"))
 	at = testNow.Add(time.Hour)
 	if err := l.Reload(); err == nil {
 		t.Fatal("Reload of a broken ruleset: no error")
 	}
-	gauges := func(loaded, when float64) {
+	gauges := func(loaded, when, ok float64) {
 		t.Helper()
+		if got := testutil.ToFloat64(l.lastReload); got != ok {
+			t.Errorf("fengqiao_rules_last_reload_successful = %v, want %v", got, ok)
+		}
 		if got := testutil.ToFloat64(l.ruleCount); got != loaded {
 			t.Errorf("fengqiao_rules_loaded = %v, want %v", got, loaded)
 		}
@@ -282,7 +289,7 @@ func TestReloadMetrics(t *testing.T) {
 			t.Errorf("fengqiao_rules_last_reload_success_timestamp_seconds = %v, want %v", got, when)
 		}
 	}
-	gauges(fixtureRules, float64(testNow.Unix()))
+	gauges(fixtureRules, float64(testNow.Unix()), 0)
 	if got := testutil.ToFloat64(l.reloads.WithLabelValues("failure")); got != 1 {
 		t.Errorf(`fengqiao_rules_reloads_total{result="failure"} = %v, want 1`, got)
 	}
@@ -297,7 +304,7 @@ func TestReloadMetrics(t *testing.T) {
 	if err := l.Reload(); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
-	gauges(fixtureRules-1, float64(testNow.Add(2*time.Hour).Unix()))
+	gauges(fixtureRules-1, float64(testNow.Add(2*time.Hour).Unix()), 1)
 	if n, err := testutil.GatherAndCount(reg, "fengqiao_rules_reloads_total"); err != nil || n != 2 {
 		t.Errorf("fengqiao_rules_reloads_total has %d series (err %v), want 2", n, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"fengqiao/alerts"
 	"fengqiao/assess"
 	"fengqiao/engine"
+	"fengqiao/jurisdiction"
 	"fengqiao/risk"
 	"fengqiao/rules"
 	"fengqiao/signals"
@@ -50,12 +51,16 @@ type Scorer struct {
 	evalSeconds prometheus.Histogram
 	changes     *prometheus.CounterVec
 	shadowDiffs *prometheus.CounterVec
+
+	countTier jurisdiction.Tier   // the tier of the units subjects are counted by
+	units     []jurisdiction.Unit // the jurisdiction's, for the counts' zero series
 }
 
-// NewScorer returns a Scorer and registers its metrics.
-func NewScorer(rdb redis.UniversalClient, rules Rules, pub AlertPublisher, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) *Scorer {
+// NewScorer returns a Scorer and registers its metrics, among them
+// fengqiao_subjects, read from the store at each scrape.
+func NewScorer(rdb redis.UniversalClient, rules Rules, pub AlertPublisher, now func() time.Time, log *slog.Logger, reg prometheus.Registerer, opts ...Option) *Scorer {
 	s := &Scorer{
-		rdb: rdb, rules: rules, alerts: pub, now: now, log: log,
+		rdb: rdb, rules: rules, alerts: pub, now: now, log: log, countTier: DefaultCountTier,
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fengqiao_evaluations_total",
 			Help: "Subject evaluations, by subject kind.",
@@ -82,7 +87,10 @@ func NewScorer(rdb redis.UniversalClient, rules Rules, pub AlertPublisher, now f
 			s.shadowDiffs.WithLabelValues(string(k), c)
 		}
 	}
-	reg.MustRegister(s.evaluations, s.evalSeconds, s.changes, s.shadowDiffs)
+	for _, o := range opts {
+		o(s)
+	}
+	reg.MustRegister(s.evaluations, s.evalSeconds, s.changes, s.shadowDiffs, newSubjectsCollector(rdb, s.countTier, s.units))
 	return s
 }
 
@@ -215,7 +223,7 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 				return o, err
 			}
 		}
-		err = s.commit(ctx, snap, a, who, rose)
+		rev, err := s.commit(ctx, snap, a, who, rose)
 		if errors.Is(err, errStale) && attempt < maxStale {
 			add, ln = nil, link{} // already recorded; just score again
 			if attempt >= 3 {     // a busy subject: step aside a moment, at random, so one writer wins
@@ -230,7 +238,7 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 		if !rose && snap.previous != nil {
 			raised = snap.previous.RaisedAt
 		}
-		if err := s.index(ctx, id, o.prev, a.Level, o.known, raised); err != nil {
+		if err := s.index(ctx, id, a.Level, a.Unit, rev, raised); err != nil {
 			return o, err
 		}
 		if sh := s.rules.Shadow(); sh != nil {

@@ -78,7 +78,8 @@ return out
 // commitScript writes an assessment if no event was added since it was read
 // (the sequence still matches). On a rise it notes the time and forgets any
 // sign-off; on any change it appends to the level history. It returns
-// 'stale' or the previous level. KEYS: state, history. ARGV: seq, level,
+// 'stale', or the previous level and the commit's revision, which orders the
+// subject's commits for the index step. KEYS: state, history. ARGV: seq, level,
 // assessment JSON, at (ms), unit, name, weak, signal, explanation, history
 // length, rose ('1' or ”).
 var commitScript = redis.NewScript(`
@@ -94,7 +95,7 @@ end
 if prev ~= ARGV[2] then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 'event', 'level', 'from', prev, 'to', ARGV[2], 'at', ARGV[4], 'signal', ARGV[8], 'explanation', ARGV[9])
 end
-return prev
+return {prev, redis.call('HINCRBY', KEYS[1], 'rev', 1)}
 `)
 
 var errStale = errors.New("subject changed while it was being scored")
@@ -161,10 +162,11 @@ func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, 
 	return snap, nil
 }
 
-func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, who identity, rose bool) error {
+// commit stores an assessment and returns the commit's revision.
+func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, who identity, rose bool) (int64, error) {
 	b, err := json.Marshal(a)
 	if err != nil {
-		return fmt.Errorf("encode assessment: %w", err)
+		return 0, fmt.Errorf("encode assessment: %w", err)
 	}
 	k := keysOf(a.Subject)
 	roseArg := ""
@@ -172,37 +174,19 @@ func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, w
 		roseArg = "1"
 	}
 	res, err := commitScript.Run(ctx, s.rdb, []string{k.state, k.history},
-		snap.seq, a.Level.String(), b, a.At.UnixMilli(), a.Unit, who.name, strconv.FormatBool(who.weak), a.Signal, a.Explain(), historyLen, roseArg, who.sealed).Text()
+		snap.seq, a.Level.String(), b, a.At.UnixMilli(), a.Unit, who.name, strconv.FormatBool(who.weak), a.Signal, a.Explain(), historyLen, roseArg, who.sealed).Result()
 	if err != nil {
-		return fmt.Errorf("store assessment: %w", err)
+		return 0, fmt.Errorf("store assessment: %w", err)
 	}
 	if res == "stale" {
-		return errStale
+		return 0, errStale
 	}
-	return nil
-}
-
-// index keeps the board in step with a subject's level. It runs after the
-// commit; were it lost, the next scoring or sweep of the subject repairs it.
-func (s *Scorer) index(ctx context.Context, id risk.SubjectID, prev, level risk.Level, known bool, raisedAt time.Time) error {
-	if known && prev == level {
-		return nil
+	out, _ := res.([]any)
+	if len(out) != 2 {
+		return 0, fmt.Errorf("store assessment: unexpected answer %v", res)
 	}
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, l := range risk.Levels[1:] {
-			if l != level {
-				p.ZRem(ctx, boardKey(id.Kind, l), id.Ref)
-			}
-		}
-		if level > risk.Green {
-			p.ZAdd(ctx, boardKey(id.Kind, level), redis.Z{Score: float64(raisedAt.UnixMilli()), Member: id.Ref})
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("update the board: %w", err)
-	}
-	return nil
+	rev, _ := out[1].(int64)
+	return rev, nil
 }
 
 // Subject is what is known of a subject, for the API.
