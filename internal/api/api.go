@@ -99,12 +99,14 @@ type Server struct {
 	Alerts    Alerts
 	Cases     Cases   // nil: no case workflow
 	Reports   Reports // nil: no zero or daily reports
-	AuditLog  AuditLog
-	Sealer    Sealer
-	Checks    []Check
-	Gatherer  prometheus.Gatherer
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Console is the web console, served under /console/ (nil: none).
+	Console  http.Handler
+	AuditLog AuditLog
+	Sealer   Sealer
+	Checks   []Check
+	Gatherer prometheus.Gatherer
+	Log      *slog.Logger
+	Now      func() time.Time
 	// RateLimit is the requests per second each token may make (bursts of
 	// ten times as many); zero means no limit.
 	RateLimit float64
@@ -220,6 +222,10 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.pattern, s.guard(rt.roles, rt.handler))
+	}
+	if s.Console != nil {
+		mux.Handle("/console/", s.Console)
+		mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: see /api/v1/openapi.yaml", "")

@@ -215,7 +215,7 @@ func (s *sender) send(ctx context.Context, n alerting.Notification, a alerting.A
 	}
 	m := notify.Message{AlertID: a.ID, Key: n.ID, Level: a.Level, Title: title, Subject: subject,
 		Unit: a.Unit, UnitName: subjectUnit.Name, Reasons: a.Explanation, Step: step, Deadline: a.Deadline,
-		AckURL: strings.TrimRight(s.cfg.PublicURL, "/") + "/api/v1/alerts/" + a.ID, Resolved: n.Resolved, At: s.now()}
+		AckURL: strings.TrimRight(s.cfg.PublicURL, "/") + "/console/alerts/" + a.ID, Resolved: n.Resolved, At: s.now()}
 	setting := func(k string) (string, error) {
 		v := os.Expand(ch.Settings[k], s.getenv)
 		if v == "" {

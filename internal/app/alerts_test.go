@@ -84,7 +84,7 @@ func TestAlertsReachTheDutyOfficer(t *testing.T) {
 	}
 	waitFor(t, "two notices", func() bool { return rc.count() == 2 })
 	for _, m := range rc.msgs {
-		if m["unit"] != "990101100201" || m["level"] != "orange" || !strings.HasPrefix(m["ack_url"].(string), "https://fengqiao.example.org/api/v1/alerts/A") {
+		if m["unit"] != "990101100201" || m["level"] != "orange" || !strings.HasPrefix(m["ack_url"].(string), "https://fengqiao.example.org/console/alerts/A") {
 			t.Errorf("notice: %v", m)
 		}
 	}

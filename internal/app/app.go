@@ -242,6 +242,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 			}},
 		},
 	}
+	if a.api.Console, err = a.newConsole(); err != nil {
+		return nil, err
+	}
 	a.api.Register(a.reg)
 	ok = true
 	return a, nil

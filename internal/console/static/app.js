@@ -1,0 +1,16 @@
+// Deadlines count down in place: "剩余 1小时20分" or "已超时 5分".
+(function () {
+  function text(ms) {
+    var m = Math.floor(Math.abs(ms) / 60000), h = Math.floor(m / 60);
+    return (h > 0 ? h + "小时" : "") + (m % 60) + "分";
+  }
+  function tick() {
+    document.querySelectorAll(".countdown[data-deadline]").forEach(function (el) {
+      var left = Date.parse(el.dataset.deadline) - Date.now();
+      el.textContent = left >= 0 ? "剩余 " + text(left) : "已超时 " + text(left);
+      el.classList.toggle("over", left < 0);
+    });
+  }
+  tick();
+  setInterval(tick, 30000);
+})();
