@@ -1,7 +1,7 @@
 # Fengqiao — two commands: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test lint build fuzz bench bench-peers backtest monitoring metrics-doc clean
+.PHONY: run test test-cluster lint build fuzz bench bench-peers backtest monitoring metrics-doc clean
 
 ## run: start riskd on 127.0.0.1:8080 with the embedded (NOT durable) store and the fixtures
 run:
@@ -11,6 +11,10 @@ run:
 test:
 	$(GO) test -count=1 ./...
 	cd bench && $(GO) test -count=1 -run TestSmoke ./...
+
+## test-cluster: two daemons on a real 3-master Redis Cluster give the same results as one on one Redis (also part of make test)
+test-cluster:
+	FENGQIAO_REQUIRE_REDIS=1 $(GO) test -count=1 -run Cluster -v ./internal/app
 
 ## lint: formatting, vet, and the layout's import rules
 lint:

@@ -59,7 +59,7 @@ func (m *Metrics) DeadLettered(source, reason string) {
 // instances.
 type StreamCollector struct {
 	rdb     redis.UniversalClient
-	stream  Stream
+	shards  []Stream
 	group   string
 	lag     *prometheus.Desc
 	pending *prometheus.Desc
@@ -69,9 +69,9 @@ type StreamCollector struct {
 }
 
 // NewStreamCollector returns a collector for the stream read by group.
-func NewStreamCollector(rdb redis.UniversalClient, s Stream, group string) *StreamCollector {
+func NewStreamCollector(rdb redis.UniversalClient, group string, shards ...Stream) *StreamCollector {
 	return &StreamCollector{
-		rdb: rdb, stream: s, group: group,
+		rdb: rdb, shards: shards, group: group,
 		lag:     prometheus.NewDesc("fengqiao_stream_lag_entries", "Signal stream entries not yet delivered to the consumer group.", nil, nil),
 		pending: prometheus.NewDesc("fengqiao_stream_pending_entries", "Signal stream entries delivered but not yet acknowledged.", nil, nil),
 		length:  prometheus.NewDesc("fengqiao_stream_length_entries", "Entries kept in the signal stream.", nil, nil),
@@ -93,25 +93,32 @@ func (c *StreamCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *StreamCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	pipe := c.rdb.Pipeline()
-	groups := pipe.XInfoGroups(ctx, c.stream.Key)
-	length := pipe.XLen(ctx, c.stream.Key)
-	dead := pipe.XLen(ctx, c.stream.DeadLetter)
-	_, err := pipe.Exec(ctx)
-	if err != nil && groups.Err() == nil && length.Err() == nil && dead.Err() == nil {
-		err = nil
-	}
-	if err != nil {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
-		return
+	// Summed over the shards: each shard is in a slot of its own, so each
+	// is its own pipeline on a cluster.
+	var lag, pending, length, dead int64
+	seen := false
+	for _, st := range c.shards {
+		pipe := c.rdb.Pipeline()
+		groups := pipe.XInfoGroups(ctx, st.Key)
+		n := pipe.XLen(ctx, st.Key)
+		d := pipe.XLen(ctx, st.DeadLetter)
+		_, err := pipe.Exec(ctx)
+		if err != nil && (groups.Err() != nil || n.Err() != nil || d.Err() != nil) {
+			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+			return
+		}
+		for _, g := range groups.Val() {
+			if g.Name == c.group {
+				lag, pending, seen = lag+g.Lag, pending+g.Pending, true
+			}
+		}
+		length, dead = length+n.Val(), dead+d.Val()
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
-	for _, g := range groups.Val() {
-		if g.Name == c.group {
-			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(g.Lag))
-			ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(g.Pending))
-		}
+	if seen {
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(lag))
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(pending))
 	}
-	ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(length.Val()))
-	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(dead.Val()))
+	ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(length))
+	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(dead))
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,12 +23,70 @@ import (
 type Stream struct {
 	Key        string // the stream itself
 	DeadLetter string // signals that could not be processed, with the reason
+	// Owner names which consumer reads the stream, for consumers with a
+	// lease (see Consumer.Lease); it shares the stream's hash tag.
+	Owner      string
 	seenPrefix string // idempotency keys, one per signal key
 }
 
 // DefaultStream is the stream of a single-shard deployment.
 func DefaultStream() Stream {
-	return Stream{Key: "fq:{signals}:stream", DeadLetter: "fq:{signals}:dead", seenPrefix: "fq:{signals}:seen:"}
+	return Stream{Key: "fq:{signals}:stream", DeadLetter: "fq:{signals}:dead", Owner: "fq:{signals}:owner", seenPrefix: "fq:{signals}:seen:"}
+}
+
+// Shards are the signal stream's partitions. Each shard's keys share a hash
+// tag of their own ({signals:3}), so on a Redis Cluster the shards spread
+// over the nodes while each append stays one script in one slot.
+type Shards []Stream
+
+// ShardedStreams returns n shards; one shard is DefaultStream.
+func ShardedStreams(n int) Shards {
+	if n <= 1 {
+		return Shards{DefaultStream()}
+	}
+	out := make(Shards, n)
+	for i := range out {
+		tag := "fq:{signals:" + strconv.Itoa(i) + "}:"
+		out[i] = Stream{Key: tag + "stream", DeadLetter: tag + "dead", Owner: tag + "owner", seenPrefix: tag + "seen:"}
+	}
+	return out
+}
+
+// For returns the shard a record goes to: by its dispute, else its first
+// person, else its own key, so that a subject's signals stay in one shard,
+// in order.
+func (s Shards) For(r *Record) Stream {
+	if len(s) == 1 {
+		return s[0]
+	}
+	key := r.DisputeID
+	switch {
+	case key != "":
+		key = "d/" + key
+	case len(r.Persons) > 0:
+		key = "p/" + r.Persons[0].Ref
+	default:
+		key = r.Key()
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return s[h.Sum32()%uint32(len(s))]
+}
+
+// Records reads every record kept in every shard, oldest first.
+func (s Shards) Records(ctx context.Context, rdb redis.UniversalClient) ([]Record, error) {
+	var out []Record
+	for _, st := range s {
+		recs, err := st.Records(ctx, rdb)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	if len(s) > 1 {
+		sort.SliceStable(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
+	}
+	return out, nil
 }
 
 func (s Stream) seenKey(signalKey string) string {
@@ -38,14 +98,18 @@ func (s Stream) seenKey(signalKey string) string {
 // trims the stream: Consumer.Trim does, and only behind the consumer group.
 type Producer struct {
 	rdb    redis.UniversalClient
-	stream Stream
+	shards Shards
 	keep   time.Duration // how long a signal key is remembered
 }
 
-// NewProducer returns a Producer that remembers signal keys for keep (at
-// least a second).
-func NewProducer(rdb redis.UniversalClient, s Stream, keep time.Duration) *Producer {
-	return &Producer{rdb: rdb, stream: s, keep: max(keep, time.Second)}
+// NewProducer returns a Producer onto the stream's shards (DefaultStream
+// when none is given) that remembers signal keys for keep (at least a
+// second).
+func NewProducer(rdb redis.UniversalClient, keep time.Duration, shards ...Stream) *Producer {
+	if len(shards) == 0 {
+		shards = Shards{DefaultStream()}
+	}
+	return &Producer{rdb: rdb, shards: shards, keep: max(keep, time.Second)}
 }
 
 // appendScript adds each record whose key it has not seen, all in one atomic
@@ -65,32 +129,47 @@ return out
 `)
 
 // Append stores records and reports, for each, whether it was new (false: a
-// duplicate of a signal already received).
+// duplicate of a signal already received). Each shard's records are stored
+// by one script, whole or not at all; with several shards, a failure part-way
+// leaves some shards' records stored, and sending the batch again stores the
+// rest without doubling any.
 func (p *Producer) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, 0, len(recs)+1)
-	args := make([]any, 0, len(recs)+2)
-	keys = append(keys, p.stream.Key)
-	args = append(args, int64(p.keep/time.Second))
+	byShard := map[string][]int{}
+	var order []Stream
 	for i := range recs {
-		b, err := json.Marshal(&recs[i])
-		if err != nil {
-			return nil, fmt.Errorf("encode signal: %w", err)
+		st := p.shards.For(&recs[i])
+		if _, ok := byShard[st.Key]; !ok {
+			order = append(order, st)
 		}
-		// Remembered per unit: a sender elsewhere cannot learn of, or block,
-		// another unit's signal by sending its id first.
-		keys = append(keys, p.stream.seenKey(recs[i].Unit+"/"+recs[i].Key()))
-		args = append(args, b)
+		byShard[st.Key] = append(byShard[st.Key], i)
 	}
-	res, err := appendScript.Run(ctx, p.rdb, keys, args...).Int64Slice()
-	if err != nil {
-		return nil, fmt.Errorf("append signals: %w", err)
-	}
-	fresh := make([]bool, len(res))
-	for i, v := range res {
-		fresh[i] = v == 1
+	fresh := make([]bool, len(recs))
+	for _, st := range order {
+		idx := byShard[st.Key]
+		keys := make([]string, 0, len(idx)+1)
+		args := make([]any, 0, len(idx)+1)
+		keys = append(keys, st.Key)
+		args = append(args, int64(p.keep/time.Second))
+		for _, i := range idx {
+			b, err := json.Marshal(&recs[i])
+			if err != nil {
+				return nil, fmt.Errorf("encode signal: %w", err)
+			}
+			// Remembered per unit: a sender elsewhere cannot learn of, or block,
+			// another unit's signal by sending its id first.
+			keys = append(keys, st.seenKey(recs[i].Unit+"/"+recs[i].Key()))
+			args = append(args, b)
+		}
+		res, err := appendScript.Run(ctx, p.rdb, keys, args...).Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("append signals: %w", err)
+		}
+		for j, v := range res {
+			fresh[idx[j]] = v == 1
+		}
 	}
 	return fresh, nil
 }
@@ -128,7 +207,15 @@ type Consumer struct {
 	Attempts   int
 	RetryDelay time.Duration // pause before the second attempt, doubling after
 	Retention  time.Duration // how long handled entries are kept; zero keeps them
-	running    atomic.Bool
+	// Lease, when set, makes the consumer read only while it owns the
+	// stream (Stream.Owner): one instance at a time per stream or shard, so
+	// the entries are handled one after another, in order. The owner renews
+	// the lease each round and gives it up when it stops; when an owner dies
+	// another takes over once the lease runs out, and first claims whatever
+	// the dead one left pending. Zero: every consumer of the group reads.
+	Lease   time.Duration
+	running atomic.Bool
+	owns    bool
 }
 
 // Running reports whether the consumer is reading the stream.
@@ -165,7 +252,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.running.Store(true)
 	defer c.running.Store(false)
 	var lastClaim, lastTrim time.Time
+	defer c.release()
 	for ctx.Err() == nil {
+		if c.Lease > 0 {
+			owns, fresh, err := c.own(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				c.Log.Warn("renew the lease of the signal stream", "stream", c.Stream.Key, "err", err)
+			case fresh:
+				// Taking over: what the previous owner left pending is ours now.
+				c.Log.Info("reading the signal stream", "stream", c.Stream.Key)
+				if err := c.claimIdle(ctx, 0); err != nil && ctx.Err() == nil {
+					c.Log.Warn("claim pending signals", "err", err)
+				}
+			}
+			if !owns {
+				select { // another instance reads it: stand by
+				case <-ctx.Done():
+				case <-time.After(min(c.Block, c.Lease/3)):
+				}
+				continue
+			}
+		}
 		if time.Since(lastClaim) >= c.ClaimIdle/2 {
 			lastClaim = time.Now()
 			if err := c.claim(ctx); err != nil && ctx.Err() == nil {
@@ -224,12 +332,58 @@ func (c *Consumer) ReadOnce(ctx context.Context, block time.Duration) (int, erro
 	return n, nil
 }
 
-func (c *Consumer) claim(ctx context.Context) error {
+// ownScript renews a lease its holder has, or takes one nobody has.
+// KEYS: owner; ARGV: name, lease ms. Returns 1 renewed, 2 taken, 0 held by another.
+var ownScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+return 0
+`)
+
+// own renews or takes the stream's lease.
+func (c *Consumer) own(ctx context.Context) (owns, fresh bool, err error) {
+	n, err := ownScript.Run(ctx, c.RDB, []string{c.Stream.Owner}, c.Name, c.Lease.Milliseconds()).Int()
+	if err != nil {
+		c.owns = false
+		return false, false, err
+	}
+	fresh = n == 2 || (n == 1 && !c.owns)
+	c.owns = n > 0
+	return c.owns, fresh, nil
+}
+
+// releaseScript deletes a lease if its holder still has it.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// release gives the lease up, so that another instance takes over at once.
+func (c *Consumer) release() {
+	if c.Lease > 0 && c.owns {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = releaseScript.Run(ctx, c.RDB, []string{c.Stream.Owner}, c.Name).Err()
+		c.owns = false
+	}
+}
+
+func (c *Consumer) claim(ctx context.Context) error { return c.claimIdle(ctx, c.ClaimIdle) }
+
+// claimIdle takes over the entries pending longer than idle and handles them.
+func (c *Consumer) claimIdle(ctx context.Context, idle time.Duration) error {
 	start := "0-0"
 	for {
 		msgs, next, err := c.RDB.XAutoClaim(ctx, &redis.XAutoClaimArgs{
 			Stream: c.Stream.Key, Group: c.Group, Consumer: c.Name,
-			MinIdle: c.ClaimIdle, Start: start, Count: c.batch(),
+			MinIdle: idle, Start: start, Count: c.batch(),
 		}).Result()
 		if err != nil {
 			return err

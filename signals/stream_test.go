@@ -48,7 +48,7 @@ func testRecords(t *testing.T, src risk.Source, prefix string, n int) []Record {
 }
 
 func (e *streamEnv) producer() *Producer {
-	return NewProducer(e.rdb, e.stream, time.Hour)
+	return NewProducer(e.rdb, time.Hour, e.stream)
 }
 
 func (e *streamEnv) append(t *testing.T, recs ...Record) []bool {

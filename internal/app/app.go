@@ -54,14 +54,17 @@ type App struct {
 	tree     *jurisdiction.Tree
 	rules    *ruleset.Live
 	producer *signals.Producer
-	consumer *signals.Consumer
-	scorer   *scoring.Scorer
-	api      *api.Server
-	pseudo   *signals.Pseudonymizer
-	archive  *ruleset.Archive
-	alerting *alerting.Manager // nil without an escalation policy
-	cases    *casework.Service // nil without a case policy
-	cal      *escalation.Calendar
+	// consumers read the signal stream's shards; consumer is the first,
+	// whose name and settings the other readers share.
+	consumers []*signals.Consumer
+	consumer  *signals.Consumer
+	scorer    *scoring.Scorer
+	api       *api.Server
+	pseudo    *signals.Pseudonymizer
+	archive   *ruleset.Archive
+	alerting  *alerting.Manager // nil without an escalation policy
+	cases     *casework.Service // nil without a case policy
+	cal       *escalation.Calendar
 	// caseOutbox forwards case events to the signal stream.
 	caseOutbox *signals.Consumer
 	reporting  *reporting.Service // nil without a schedule policy
@@ -104,15 +107,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 			a.log.Warn("no personal-data key given: using a random one for this run, so person references change on restart")
 		}
 	} else {
-		opt, err := redis.ParseURL(cfg.RedisURL)
+		rdb, where, err := connect(cfg.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
+			return nil, err
 		}
-		a.rdb = redis.NewClient(opt)
+		a.rdb = rdb
 		if err := a.rdb.Ping(ctx).Err(); err != nil {
-			return nil, fmt.Errorf("connect to Redis at %s: %w", opt.Addr, err)
+			return nil, fmt.Errorf("connect to Redis (%s): %w", where, err)
 		}
-		a.log.Info("using Redis", "addr", opt.Addr, "db", opt.DB)
+		a.log.Info("using Redis", "at", where)
 	}
 
 	var err error
@@ -158,24 +161,30 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		}
 	})
 
-	stream := signals.DefaultStream()
-	a.producer = signals.NewProducer(a.rdb, stream, time.Duration(cfg.SignalKeepDays)*24*time.Hour)
+	shards := signals.ShardedStreams(cfg.StreamShards)
+	a.producer = signals.NewProducer(a.rdb, time.Duration(cfg.SignalKeepDays)*24*time.Hour, shards...)
 	a.scorer = scoring.NewScorer(a.rdb, a.rules, alerts.NewStream(a.rdb), now, log.With("component", "scoring"), a.reg, scoring.KnownUnits(a.tree.Units()))
 	name := cfg.Consumer
 	if name == "" {
 		host, _ := os.Hostname()
 		name = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	a.consumer = &signals.Consumer{
-		RDB: a.rdb, Stream: stream, Group: consumerGroup, Name: name, Handler: a.scorer,
-		Log: log.With("component", "consumer"), Metrics: signals.NewMetrics(a.reg),
-		Now: now, Batch: 64, Block: time.Second, ClaimIdle: time.Minute, Attempts: 3,
-		RetryDelay: 200 * time.Millisecond, Retention: time.Duration(cfg.StreamRetentionDays) * 24 * time.Hour,
+	metrics := signals.NewMetrics(a.reg)
+	for _, st := range shards {
+		c := &signals.Consumer{
+			RDB: a.rdb, Stream: st, Group: consumerGroup, Name: name, Handler: a.scorer,
+			Log: log.With("component", "consumer"), Metrics: metrics,
+			Now: now, Batch: 64, Block: time.Second, ClaimIdle: time.Minute, Attempts: 3,
+			RetryDelay: 200 * time.Millisecond, Retention: time.Duration(cfg.StreamRetentionDays) * 24 * time.Hour,
+			Lease: 10 * time.Second, // one reader per shard, so each subject's signals are scored in order
+		}
+		if err := c.EnsureGroup(ctx); err != nil {
+			return nil, err
+		}
+		a.consumers = append(a.consumers, c)
 	}
-	if err := a.consumer.EnsureGroup(ctx); err != nil {
-		return nil, err
-	}
-	a.reg.MustRegister(signals.NewStreamCollector(a.rdb, stream, consumerGroup))
+	a.consumer = a.consumers[0]
+	a.reg.MustRegister(signals.NewStreamCollector(a.rdb, consumerGroup, shards...))
 
 	if len(cfg.Calendars) > 0 {
 		if a.cal, err = escalation.LoadCalendar(cfg.Calendars...); err != nil {
@@ -212,7 +221,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Tokens:    a.tokens,
 		Audit:     auditor{a.audit},
 		AuditLog:  a.audit,
-		Recorded:  recorded{stream, a.rdb},
+		Recorded:  recorded{shards, a.rdb},
 		Alerts:    a.alertsAPI(),
 		Cases:     a.casesAPI(),
 		Reports:   a.reportsAPI(),
@@ -235,8 +244,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 				return detail, nil
 			}},
 			{Name: "consumer", Fn: func(context.Context) (string, error) {
-				if !a.consumer.Running() {
-					return "", errors.New("the signal consumer is not running")
+				for _, c := range a.consumers {
+					if !c.Running() {
+						return "", errors.New("the signal consumer of " + c.Stream.Key + " is not running")
+					}
 				}
 				return "", nil
 			}},
@@ -277,7 +288,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, len(a.consumers)+4)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -287,9 +298,17 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := a.consumer.Run(ctx); err != nil {
-			errc <- fmt.Errorf("consumer: %w", err)
+		var cwg sync.WaitGroup
+		for _, c := range a.consumers {
+			cwg.Add(1)
+			go func() {
+				defer cwg.Done()
+				if err := c.Run(ctx); err != nil {
+					errc <- fmt.Errorf("consumer of %s: %w", c.Stream.Key, err)
+				}
+			}()
 		}
+		cwg.Wait()
 	}()
 	wg.Add(1)
 	go func() {
@@ -306,7 +325,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		}()
 		go func() {
 			defer wg.Done()
-			alerts.NewStream(a.rdb).Consume(ctx, "cases", a.consumer.Name, a.consumer.Block, time.Minute,
+			alerts.NewStream(a.rdb).Consume(ctx, "cases", a.consumer.Name, a.consumer.Block, a.consumer.ClaimIdle,
 				a.base.With("component", "cases"), func(ctx context.Context, e alerts.Event) error {
 					return a.cases.OnAlert(ctx, e, disputes{a.scorer})
 				})
@@ -321,7 +340,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			a.alerting.Consume(ctx, a.consumer.Name, a.consumer.Block, time.Minute)
+			a.alerting.Consume(ctx, a.consumer.Name, a.consumer.Block, a.consumer.ClaimIdle)
 		}()
 		go func() {
 			defer wg.Done()
@@ -375,10 +394,10 @@ func (u units) Known(code string) bool { _, ok := u.Unit(code); return ok }
 
 // recorded reads the signal stream for backtests.
 type recorded struct {
-	stream signals.Stream
+	shards signals.Shards
 	rdb    redis.UniversalClient
 }
 
 func (r recorded) Records(ctx context.Context) ([]signals.Record, error) {
-	return r.stream.Records(ctx, r.rdb)
+	return r.shards.Records(ctx, r.rdb)
 }

@@ -47,8 +47,9 @@ func startMetricsDaemon(t *testing.T) *daemon {
 // quiet hours.
 var metricsClock = &clock{time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)}
 
-// startFixtureDaemon runs the daemon as fixtures/riskd.yaml configures it, on
-// redisURL, and sends it nothing.
+// startFixtureDaemon runs the daemon as fixtures/riskd.yaml configures it
+// (with its schedule policy, so that the zero-report gauges and every
+// scheduled job are there), on redisURL, and sends it nothing.
 func startFixtureDaemon(t *testing.T, redisURL, name string) *daemon {
 	t.Helper()
 	fix, err := config.Load("../../fixtures/riskd.yaml", func(string) string { return "" })
@@ -61,7 +62,7 @@ func startFixtureDaemon(t *testing.T, redisURL, name string) *daemon {
 	return startDaemonOn(t, redisURL, name, metricsClock.Now, func(c *config.Config) {
 		c.Jurisdiction, c.RulesDir = fix.Jurisdiction, fix.RulesDir
 		c.AlertPolicy, c.DutyRoster, c.Calendars = fix.AlertPolicy, fix.DutyRoster, fix.Calendars
-		c.PublicURL, c.CasePolicy = fix.PublicURL, fix.CasePolicy
+		c.PublicURL, c.CasePolicy, c.SchedulePolicy = fix.PublicURL, fix.CasePolicy, fix.SchedulePolicy
 	})
 }
 
@@ -151,7 +152,9 @@ func TestMetricsCatalogue(t *testing.T) {
 
 // storeGauges are the business gauges read from Redis at scrape time.
 var storeGauges = []string{"fengqiao_subjects", "fengqiao_alerts_open", "fengqiao_alerts_unacknowledged_overdue",
-	"fengqiao_cases", "fengqiao_cases_overdue"}
+	"fengqiao_cases", "fengqiao_cases_overdue", "fengqiao_zero_reports", "fengqiao_zero_report_compliance_ratio",
+	"fengqiao_zero_report_county_compliance_ratio", "fengqiao_zero_report_checkpoint_deadline_timestamp_seconds",
+	"fengqiao_job_last_success_timestamp_seconds"}
 
 // gauges gathers a daemon's series of the named gauges, by name and labels.
 func gauges(t *testing.T, d *daemon, names []string) map[string]float64 {
@@ -228,6 +231,51 @@ func TestBusinessGaugesAcrossRestarts(t *testing.T) {
 	}
 }
 
+// TestZeroReportGaugesByCounty: the zero-report compliance is labelled by
+// county only, with a series for every county of the jurisdiction, and
+// follows the reports filed through the API.
+func TestZeroReportGaugesByCounty(t *testing.T) {
+	d := startFixtureDaemon(t, redistest.Start(t).URL, "metrics-zero")
+	// Sunday 22 November: the latest checkpoint past is Friday's, 16:00.
+	const cp = "2026-11-20T16:00"
+	for _, unit := range []string{"990101100000", "990101100201", "990102001001"} {
+		code, body := d.do(t, "POST", "/api/v1/zero-reports", `{"unit": "`+unit+`", "checkpoint": "`+cp+`", "nothing": true, "officer": "陈建国"}`)
+		if code != http.StatusOK && code != http.StatusCreated {
+			t.Fatalf("file %s for %s: %d %v", unit, cp, code, body)
+		}
+	}
+	got := gauges(t, d, []string{"fengqiao_zero_report_county_compliance_ratio", "fengqiao_zero_reports",
+		"fengqiao_zero_report_checkpoint_deadline_timestamp_seconds"})
+	want := map[string]float64{}
+	for _, u := range d.app.tree.Units() {
+		if u.Tier == jurisdiction.County {
+			want["fengqiao_zero_report_county_compliance_ratio{county="+u.Code+"}"] = 0
+		}
+	}
+	// Each county has 2 townships and 6 villages: 清河县 filed 2, 东湖区 1, late.
+	want["fengqiao_zero_report_county_compliance_ratio{county=990101000000}"] = 2.0 / 8
+	want["fengqiao_zero_report_county_compliance_ratio{county=990102000000}"] = 1.0 / 8
+	for k, v := range got {
+		if strings.HasPrefix(k, "fengqiao_zero_report_county_compliance_ratio{") {
+			if w, ok := want[k]; !ok || w != v {
+				t.Errorf("%s = %v, want %v (a county of the jurisdiction: %v)", k, v, w, ok)
+			}
+			delete(want, k)
+		}
+	}
+	for k := range want {
+		t.Errorf("no series %s", k)
+	}
+	if got["fengqiao_zero_reports{status=filed_late,tier=township}"] != 1 || got["fengqiao_zero_reports{status=filed_late,tier=village}"] != 2 ||
+		got["fengqiao_zero_reports{status=missing,tier=village}"] != 16 {
+		t.Errorf("zero reports by tier and status: %v", got)
+	}
+	deadline := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	if got["fengqiao_zero_report_checkpoint_deadline_timestamp_seconds{}"] != float64(deadline.Unix()) {
+		t.Errorf("checkpoint deadline %v, want %v", got["fengqiao_zero_report_checkpoint_deadline_timestamp_seconds{}"], deadline.Unix())
+	}
+}
+
 // firstDiff shows the first line where two texts differ.
 func firstDiff(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
@@ -286,7 +334,7 @@ func TestMetricsInAlertRules(t *testing.T) {
 }
 
 // TestDashboard checks the Grafana dashboard: it parses, takes its data
-// source from a variable, has its five rows, and every query uses only
+// source from a variable, has its six rows, and every query uses only
 // metrics of the catalogue (or recording rules of alerts.yaml).
 func TestDashboard(t *testing.T) {
 	c := readCatalogue(t)
@@ -303,7 +351,7 @@ func TestDashboard(t *testing.T) {
 	for _, p := range probs {
 		t.Errorf("%s: %s", dashboardFile, p)
 	}
-	if want := []string{"风险分布", "信号", "预警", "案件", "服务健康"}; !slices.Equal(dash.Rows, want) {
+	if want := []string{"风险分布", "信号", "预警", "案件", "零报告与定时任务", "服务健康"}; !slices.Equal(dash.Rows, want) {
 		t.Errorf("rows %q, want %q", dash.Rows, want)
 	}
 	// The dashboard should show most of what riskd exports.

@@ -81,6 +81,10 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// SignalKeepDays is how long a signal id is remembered, so that re-sending it is a no-op.
 	SignalKeepDays int `yaml:"signal_keep_days"`
+	// StreamShards is how many shards the signal stream is split into, by
+	// subject, so that on a Redis Cluster the load spreads over the nodes
+	// (1: one stream). Every instance of a deployment must use the same.
+	StreamShards int `yaml:"stream_shards"`
 	// StreamRetentionDays is how long handled signals stay in the stream
 	// (for replay and backtests). Entries not yet handled are never trimmed.
 	StreamRetentionDays int `yaml:"stream_retention_days"`
@@ -181,6 +185,9 @@ func (c Config) Validate() error {
 	}
 	if c.RulesDir == "" {
 		errs = append(errs, errors.New("rules_dir: give the rules directory"))
+	}
+	if c.StreamShards < 0 || c.StreamShards > 256 {
+		errs = append(errs, errors.New("stream_shards: give 1 to 256 shards of the signal stream"))
 	}
 	if len(c.Categories) == 0 {
 		errs = append(errs, errors.New("categories: give at least one dispute category"))

@@ -303,6 +303,7 @@ func TestValidate(t *testing.T) {
 		{"signal_keep_days 0", func(c *Config) { c.SignalKeepDays = 0 }, []string{"signal_keep_days: must be at least 1"}},
 		{"signal_keep_days negative", func(c *Config) { c.SignalKeepDays = -5 }, []string{"signal_keep_days: must be at least 1"}},
 		{"stream_retention_days 0", func(c *Config) { c.StreamRetentionDays = 0 }, []string{"stream_retention_days: must be at least 1"}},
+		{"stream_shards 300", func(c *Config) { c.StreamShards = 300 }, []string{"stream_shards: give 1 to 256 shards of the signal stream"}},
 		{"redis_url without a key", func(c *Config) { c.RedisURL = "redis://db/0"; c.DataKeys = dataKeys }, []string{"personal-data key is required with a real Redis: set FENGQIAO_PII_KEY or pii_key_file"}},
 		{"a key of 15 bytes", func(c *Config) { c.PIIKey = goodKey[:15] }, []string{"must be at least 16 bytes"}},
 		{"a short key counts bytes, not characters", func(c *Config) { c.PIIKey = "钥匙钥匙钥" }, []string{"must be at least 16 bytes"}},

@@ -72,7 +72,7 @@ func New(rdb redis.UniversalClient, loc *time.Location, now func() time.Time, in
 			Name: "fengqiao_job_runs_total", Help: "Scheduled job firings run by this instance, by task (the job's name; not job, which Prometheus keeps for the target) and result (ok, failed).",
 		}, []string{"task", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "fengqiao_job_duration_seconds", Help: "How long a scheduled job's firing took to run, by job.",
+			Name: "fengqiao_job_duration_seconds", Help: "How long a scheduled job's firing took to run, by task (the job's name).",
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 8),
 		}, []string{"task"}),
 	}

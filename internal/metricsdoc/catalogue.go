@@ -84,7 +84,7 @@ var LabelBounds = map[string]string{
 	"state":     "the case states: `registered`, `accepted`, `declined`, `assigned`, `returned`, `signed`, `mediating`, `agreed`, `failed`, `closed`, `followed_up`, `archived`, `suspended`",
 	"direction": "`rise`, `fall`",
 	"duplicate": "`true`, `false`",
-	"county":    "the codes of the jurisdiction's counties (县区): a handful per city; a subject whose home unit is above the county tier, or under a city without counties, is counted under the lowest unit above it (the city)",
+	"county":    "the codes of the jurisdiction's counties (县区): a handful per city; a subject whose home unit (or a unit reporting zero reports) is above the county tier, or under a city without counties, is counted under the lowest unit above it (the city)",
 	"task":      "the scheduled jobs: `rescore`, `case-overdue`, `supervision`, `follow-up-reminders`, `zero-report-check`, `daily-report`",
 	"kind":      "the subject kinds: `person`, `dispute`; for case supervisions, `supervision` (督办) or `listed` (挂牌督办)",
 	"level":     "the colours that page, `blue`, `yellow`, `orange`, `red`; and `green` too where subjects are counted",
@@ -92,6 +92,7 @@ var LabelBounds = map[string]string{
 	"result":    "a fixed list per metric, named in its help",
 	"shadow":    "`same`, `higher`, `lower`",
 	"silenced":  "`true`, `false`",
+	"status":    "a zero report's status at a checkpoint past its deadline: `filed`, `filed_late`, `late`, `missing`",
 	"source":    "the signal sources (`grid_report`, `petition`, `hotline`, `ledger`, `case_event`), plus `unknown` for refused input whose source cannot be told, and empty for dead letters that could not be decoded",
 	"tier":      "the jurisdiction tiers: `grid`, `village`, `township`, `county`, `city`",
 }
