@@ -542,6 +542,10 @@ type leaf struct {
 	field   []int  // index path of the field in Env
 	typ     reflect.Type
 	set     bool // a []string field held as a set, for `"word" in tags`
+	// whole marks a feature that only counts (signals, days, parties, a
+	// petition's level): held as an int, which expr's arithmetic boxes
+	// without allocating, where a float64 result would allocate.
+	whole bool
 }
 
 // asSet names the set that stands for a []string leaf in `"word" in tags`.
@@ -603,7 +607,11 @@ func flatLeaves(rs *rules.Ruleset) map[string]leaf {
 		case root == "":
 		case f.Name == "Features": // one leaf per declared feature; their values come from the computation
 			for j, feat := range rs.Features {
-				add(leaf{name: root + "." + feat.Name, feature: j, typ: f.Type.Elem()})
+				l := leaf{name: root + "." + feat.Name, feature: j, typ: f.Type.Elem()}
+				if feat.Count != "" || feat.DistinctDays != "" || (feat.Max != "" && feat.Max != "amount") {
+					l.typ, l.whole = reflect.TypeFor[int](), true
+				}
+				add(l)
 			}
 		case f.Type.Kind() == reflect.Struct:
 			for j := range f.Type.NumField() {

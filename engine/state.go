@@ -221,7 +221,11 @@ func (sc *scratch) fillFlat(leaves []leaf) {
 				continue
 			}
 			h.num = v
-			sc.flat[l.name] = boxFloat(v)
+			if l.whole {
+				sc.flat[l.name] = int(v)
+			} else {
+				sc.flat[l.name] = boxFloat(v)
+			}
 		case l.set:
 			if h.ok && h.sameWords() {
 				continue
