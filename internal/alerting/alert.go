@@ -53,6 +53,16 @@ type Alert struct {
 	ResolvedBy    string     `json:"resolved_by,omitempty"`
 	ResolvedAt    *time.Time `json:"resolved_at,omitempty"`
 	ResolveReason string     `json:"resolve_reason,omitempty"`
+	// Supervisions are the 督办 (to the alert's unit) and 挂牌督办 (by the
+	// tier above) of an alert left unacknowledged past its deadline.
+	Supervisions []Supervision `json:"supervisions,omitempty"`
+}
+
+// Supervision is one 督办 of an alert.
+type Supervision struct {
+	Listed bool      `json:"listed,omitempty"` // 挂牌督办
+	Unit   string    `json:"unit"`             // who was told
+	At     time.Time `json:"at"`
 }
 
 // Snapshot is the part of the escalation policy an alert keeps.

@@ -60,6 +60,7 @@ type Manager struct {
 	contains Contains
 
 	opened, notified, escalations, acks *prometheus.CounterVec
+	supervisions                        *prometheus.CounterVec
 	ackSeconds                          *prometheus.HistogramVec
 	// channels names the escalation policy's channels, if the router or
 	// the sender can (ChannelNamer), for the notifications' zero series.
@@ -107,6 +108,11 @@ func NewManager(rdb redis.UniversalClient, router Router, sender Sender, contain
 			Buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400},
 		}, []string{"level"}),
 	}
+	m.supervisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fengqiao_alert_supervisions_total", Help: "Alerts left unacknowledged past their deadline and supervised, by kind: supervision (督办, to the alert's unit) or listed_supervision (挂牌督办, by the tier above).",
+	}, []string{"kind"})
+	m.supervisions.WithLabelValues("supervision")
+	m.supervisions.WithLabelValues("listed_supervision")
 	for _, c := range []any{router, sender} {
 		if n, ok := c.(ChannelNamer); ok {
 			m.channels = n.ChannelNames
@@ -122,6 +128,7 @@ func NewManager(rdb redis.UniversalClient, router Router, sender Sender, contain
 		m.acks.WithLabelValues(l.String())
 		m.ackSeconds.WithLabelValues(l.String())
 	}
+	reg.MustRegister(m.supervisions)
 	reg.MustRegister(m.opened, notifications{m.notified, m.channels}, m.escalations, m.acks, m.ackSeconds, m.collector())
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"fengqiao/alerts"
+	"fengqiao/internal/alerting"
 	"fengqiao/internal/casework"
 	"fengqiao/internal/config"
 	"fengqiao/internal/jobs"
@@ -59,18 +60,24 @@ func (a *App) newSchedules(cfg config.Config, now func() time.Time) error {
 			return err
 		}})
 		if policy != nil && a.alerting != nil {
-			sup := casework.SupervisionPolicy{Level: policy.Supervision.Level, ListedAfter: time.Duration(policy.Supervision.ListedAfter),
-				ListedLevel: policy.Supervision.ListedLevel}
-			js = append(js,
-				&jobs.Job{Name: "supervision", Spec: specs.Supervision, Run: func(ctx context.Context, _ time.Time) error {
-					_, err := a.cases.Supervise(ctx, sup, notifier{a})
-					return err
-				}},
-				&jobs.Job{Name: "follow-up-reminders", Spec: specs.FollowUpReminders, Run: func(ctx context.Context, _ time.Time) error {
-					_, err := a.cases.RemindFollowUps(ctx, 2*24*time.Hour, policy.ZeroReport.AlertLevel, notifier{a})
-					return err
-				}})
+			js = append(js, &jobs.Job{Name: "follow-up-reminders", Spec: specs.FollowUpReminders, Run: func(ctx context.Context, _ time.Time) error {
+				_, err := a.cases.RemindFollowUps(ctx, 2*24*time.Hour, policy.ZeroReport.AlertLevel, notifier{a})
+				return err
+			}})
 		}
+	}
+	if policy != nil && a.alerting != nil {
+		sup := casework.SupervisionPolicy{Level: policy.Supervision.Level, ListedAfter: time.Duration(policy.Supervision.ListedAfter),
+			ListedLevel: policy.Supervision.ListedLevel}
+		js = append(js, &jobs.Job{Name: "supervision", Spec: specs.Supervision, Run: func(ctx context.Context, _ time.Time) error {
+			if a.cases != nil {
+				if _, err := a.cases.Supervise(ctx, sup, notifier{a}); err != nil {
+					return err
+				}
+			}
+			_, err := a.alerting.Supervise(ctx, alerting.SupervisionPolicy(sup))
+			return err
+		}})
 	}
 	if a.reporting != nil {
 		at := policy.DailyReport.At

@@ -252,3 +252,41 @@ func TestOverdueCaseIsSupervised(t *testing.T) {
 		t.Error("the 挂牌督办 is not counted")
 	}
 }
+
+// An alert left unacknowledged past its deadline is supervised (督办) to its
+// unit, and three days on 挂牌督办 by the township; both are on the alert.
+func TestUnacknowledgedAlertIsSupervised(t *testing.T) {
+	rc, policy := hookReceiver(t)
+	clk := &lockedClock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, beijingTZ)}
+	d := startDaemonOn(t, redistest.Start(t).URL, "test", clk.Now, withSchedules(policy))
+	d.app.RunJobs(t.Context())
+	if code, _ := d.do(t, "POST", "/api/v1/signals", threatSignal); code != http.StatusAccepted {
+		t.Fatal("send refused")
+	}
+	var id string
+	waitFor(t, "the dispute's alert", func() bool {
+		_, b := d.do(t, "GET", "/api/v1/alerts?state=open", "")
+		for _, a := range asSlice(b["alerts"]) {
+			a := a.(map[string]any)
+			if a["subject"].(map[string]any)["ref"] == "TZ-E2E-1" {
+				id = a["id"].(string)
+				return true
+			}
+		}
+		return false
+	})
+	clk.Add(70 * time.Minute) // past the orange alert's hour to acknowledge
+	d.app.RunJobs(t.Context())
+	waitFor(t, "the 督办 of the alert", func() bool { return len(rc.titled("督办: 橙色预警 TZ-E2E-1 逾期未签收")) == 1 })
+	d.app.RunJobs(t.Context())
+	clk.Add(3*24*time.Hour + 10*time.Minute)
+	d.app.RunJobs(t.Context())
+	waitFor(t, "the 挂牌督办 of the alert", func() bool { return len(rc.titled("挂牌督办: 橙色预警 TZ-E2E-1")) == 1 })
+	if m := rc.titled("挂牌督办: 橙色预警 TZ-E2E-1")[0]; !strings.Contains(m["key"].(string), "/990101100000/hook") {
+		t.Errorf("挂牌督办 sent to %v, want 枫桥镇", m["key"])
+	}
+	_, a := d.do(t, "GET", "/api/v1/alerts/"+id, "")
+	if sup := asSlice(a["alert"].(map[string]any)["supervisions"]); len(sup) != 2 {
+		t.Errorf("supervisions on the alert: %v", a["alert"])
+	}
+}
