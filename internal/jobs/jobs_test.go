@@ -36,13 +36,7 @@ func at(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, s
 func quiet() *slog.Logger        { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 func client(t *testing.T) *redis.Client {
 	t.Helper()
-	opt, err := redis.ParseURL(redistest.Start(t).URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
+	return redistest.Start(t).Client(t)
 }
 
 // recorder is a job that records its firings.
