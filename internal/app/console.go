@@ -11,7 +11,7 @@ import (
 // newConsole makes the web console over the same services as the API.
 func (a *App) newConsole() (http.Handler, error) {
 	c := &console.Server{
-		RDB: a.rdb, Auth: a.tokens, Audit: auditor{a.audit}, Subjects: a.scorer, Rules: rulesView{a.rules},
+		RDB: a.rdb, Auth: a.tokens, Tokens: a.tokens, Audit: auditor{a.audit}, Subjects: a.scorer, Rules: rulesView{a.rules},
 		Units: a.tree, Now: a.now, Log: a.base.With("component", "console"),
 		Secure: strings.HasPrefix(a.cfg.PublicURL, "https://"),
 	}

@@ -178,6 +178,22 @@ func (s *Store) get(ctx context.Context, id string) (Token, error) {
 	return t, nil
 }
 
+// Active reports whether a token is in force: known and not revoked. The
+// bootstrap token is in force while it is configured.
+func (s *Store) Active(ctx context.Context, id string) (bool, error) {
+	if id == "bootstrap" {
+		return s.bootstrap != nil, nil
+	}
+	t, err := s.get(ctx, id)
+	if errors.Is(err, ErrNoSuchToken) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return t.RevokedAt == nil, nil
+}
+
 // List returns every token, oldest first, without secrets.
 func (s *Store) List(ctx context.Context) ([]Token, error) {
 	all, err := s.rdb.HGetAll(ctx, tokensKey).Result()

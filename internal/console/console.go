@@ -3,7 +3,11 @@
 // phone, with the same tokens, roles and jurisdiction scope as the API. An
 // officer signs in with a token once; a session cookie (HttpOnly,
 // SameSite=Strict, Secure when served over HTTPS) carries the rest, and
-// every form carries the session's CSRF token.
+// every form carries the session's CSRF token. A browser does not send a
+// Strict cookie on a navigation from another site (a notice's link in a
+// chat app's or a mail's page), so the sign-in page first looks again from
+// the console itself, where it does; an officer already signed in goes
+// straight on to the page the link named.
 package console
 
 import (
@@ -48,6 +52,11 @@ var staticFS embed.FS
 // Authenticator turns a token's secret into its holder.
 type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (auth.Principal, error)
+}
+
+// Tokens says whether a token is still in force.
+type Tokens interface {
+	Active(ctx context.Context, id string) (bool, error)
 }
 
 // Auditor records acts in the audit log.
@@ -113,6 +122,7 @@ type Units interface {
 type Server struct {
 	RDB      redis.UniversalClient // sessions
 	Auth     Authenticator
+	Tokens   Tokens // nil: sessions outlive a revoked token until they expire
 	Audit    Auditor
 	Subjects Subjects
 	Alerts   Alerts
@@ -220,6 +230,15 @@ func (s *Server) current(r *http.Request) (*session, bool) {
 	if json.Unmarshal(b, &sess) != nil {
 		return nil, false
 	}
+	// A revoked token ends its sessions at once, as it ends API access.
+	if s.Tokens != nil {
+		if ok, err := s.Tokens.Active(r.Context(), sess.Principal.TokenID); err != nil || !ok {
+			if err == nil {
+				s.RDB.Del(r.Context(), key)
+			}
+			return nil, false
+		}
+	}
 	return &sess, true
 }
 
@@ -260,10 +279,21 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	s.render(w, http.StatusOK, "login", &view{s: s, Next: safeNext(r.URL.Query().Get("next"))})
+	// Arrived from another site, the Strict cookie may have stayed behind:
+	// the page reloads itself once (app.js), same-site, to look again.
+	recheck := r.URL.Query().Get("recheck") == ""
+	s.render(w, http.StatusOK, "login", &view{s: s, Next: safeNext(r.URL.Query().Get("next")), Recheck: recheck})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	// A sign-in form posted from another site would sign this browser into
+	// someone else's session.
+	if o := r.Header.Get("Origin"); o != "" {
+		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+			s.render(w, http.StatusForbidden, "login", &view{s: s, Next: "/console/", Error: "请从值班工作台的登录页登录。"})
+			return
+		}
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	secret := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
@@ -327,6 +357,7 @@ type view struct {
 	Error    string
 	Notice   string
 	Next     string
+	Recheck  bool // the sign-in page looks again for a session, from the console itself
 	Data     any
 }
 
@@ -403,6 +434,19 @@ func (s *Server) parse() error {
 			return *l
 		},
 		"join": strings.Join,
+		// A level and an event as the subject's history stores them.
+		"levelName": func(s string) string {
+			if l, err := risk.ParseLevel(s); err == nil {
+				return l.Chinese()
+			}
+			return s
+		},
+		"eventName": func(e string) string {
+			if n, ok := map[string]string{"level": "评定", "override": "人工调整", "override_cleared": "取消人工调整", "signoff": "解除预警"}[e]; ok {
+				return n
+			}
+			return e
+		},
 	}
 	s.tmpl = map[string]*template.Template{}
 	pages, err := fs.Glob(templateFS, "templates/*.html")
