@@ -103,9 +103,28 @@ func startMetricsDaemonOn(t *testing.T, redisURL, name string) *daemon {
 				notified = true
 			}
 		}
-		return lag == 0 && pending == 0 && notified
+		return lag == 0 && pending == 0 && notified && groupsDone(t, d)
 	})
 	return d
+}
+
+// groupsDone reports whether the consumer groups that follow the scoring
+// (the cases opened for disputes that rose, and their events forwarded to
+// the signal stream) have handled everything.
+func groupsDone(t *testing.T, d *daemon) bool {
+	t.Helper()
+	for stream, group := range map[string]string{"fq:{alerts}:events": "cases", "fq:{cases}:outbox": "forward"} {
+		gs, err := d.app.rdb.XInfoGroups(t.Context(), stream).Result()
+		if err != nil {
+			return false
+		}
+		for _, g := range gs {
+			if g.Name == group && (g.Lag != 0 || g.Pending != 0) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // TestMetricsCatalogue keeps docs/metrics.md what the daemon exports: name,
