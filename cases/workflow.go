@@ -298,7 +298,7 @@ func (w *Workflow) Apply(c *Case, a Act, by Actor, now time.Time) (Event, error)
 		return Event{}, err
 	}
 	if !w.precondition(t, c) {
-		return Event{}, w.preconditionError(t, c)
+		return Event{}, w.preconditionError(t, c, by)
 	}
 	a.Reason = strings.TrimSpace(a.Reason)
 	if utf8.RuneCountInString(a.Reason) > 1000 {
@@ -326,10 +326,10 @@ func (w *Workflow) Apply(c *Case, a Act, by Actor, now time.Time) (Event, error)
 	return ev, nil
 }
 
-func (w *Workflow) preconditionError(t transition, c *Case) error {
+func (w *Workflow) preconditionError(t transition, c *Case, by Actor) error {
 	switch t.action {
-	case Approve, Reject:
-		return &TransitionError{Action: t.action, State: c.State, Allowed: nil}
+	case Approve, Reject: // nothing awaits a decision
+		return &TransitionError{Action: t.action, State: c.State, Allowed: w.Allowed(c, by)}
 	case RequestExtension, RequestEscalation:
 		return invalid("action", "a request (%s) already awaits a supervisor's decision", c.Pending.Kind)
 	case Confirm:
@@ -344,7 +344,7 @@ func (w *Workflow) preconditionError(t transition, c *Case) error {
 }
 
 // Register checks a new case and sets it up: registered, typed, with its
-// acceptance clock running. c.Number must already be given.
+// acceptance clock running. Numbering it is the store's.
 func (w *Workflow) Register(c *Case, by Actor, now time.Time) (Event, error) {
 	if !slices.Contains(registrars, by.Role) {
 		return Event{}, &ForbiddenError{"the role " + by.Role + " may not register cases"}
