@@ -98,7 +98,14 @@ func WriteLedgerCSV(w io.Writer, cs []*Case, unitName func(string) string, now t
 	cw := csv.NewWriter(w)
 	_ = cw.Write(LedgerHeader)
 	for _, c := range cs {
-		_ = cw.Write(LedgerRow(c, unitName, now))
+		row := LedgerRow(c, unitName, now)
+		for i, cell := range row {
+			// A cell a spreadsheet would take for a formula is kept as text.
+			if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+				row[i] = "'" + cell
+			}
+		}
+		_ = cw.Write(row)
 	}
 	cw.Flush()
 	return cw.Error()

@@ -652,10 +652,17 @@ func (w *Workflow) visit(c *Case, a *Act, by Actor, now time.Time) error {
 	}
 	c.FollowUps = append(c.FollowUps, visit)
 	c.stopClock(FollowUpClock, now)
-	unperformed := f.Performed != nil && !*f.Performed
+	// Not yet carried out counts against the agreement only once its
+	// performance deadline has passed (an agreement paid in instalments is
+	// not broken by a visit before they are due).
+	due := c.Agreement == nil || c.Agreement.PerformBy.IsZero() || now.After(c.Agreement.PerformBy)
+	unperformed := f.Performed != nil && !*f.Performed && due
 	if f.Performed != nil && *f.Performed {
 		c.stopClock(PerformanceClock, now)
 	}
+	// Whether the parties sought judicial confirmation in time is known by
+	// the visit: its clock has done its work.
+	c.stopClock(ConfirmationClock, now)
 	if !f.Satisfied || unperformed {
 		// 重办: back to the handling unit, with a fresh handling clock.
 		if a.Reason == "" {
@@ -677,6 +684,11 @@ func (w *Workflow) archive(c *Case, a *Act, by Actor, now time.Time) error {
 		return invalid("batch", "cases are archived in a unit's reconciliation batch (对账销号)")
 	}
 	c.ArchiveBatch = a.Batch
+	for i := range c.Clocks { // an archived case has no work left to be late with
+		if c.Clocks[i].Met.IsZero() {
+			c.Clocks[i].Met, c.Clocks[i].Paused = now, time.Time{}
+		}
+	}
 	return nil
 }
 

@@ -565,7 +565,9 @@ func TestLife(t *testing.T) {
 	}
 	step(goodAct(cases.Confirm), mediator, cases.Closed)
 
-	// The agreement was not carried out: the follow-up reopens the case (重办).
+	// Past its performance deadline, the agreement was not carried out: the
+	// follow-up reopens the case (重办).
+	at = at.Add(21 * 24 * time.Hour)
 	ev = step(cases.Act{Action: cases.Visit, FollowUp: &cases.FollowUp{Method: "上门", Satisfied: false, Performed: &no}}, mediator, cases.Signed)
 	if ev.Signal != "reopened" || c.Reopened != 1 || ev.Reason != "调解协议未履行" || c.Outcome != "" {
 		t.Errorf("reopen: %+v, case reopened %d", ev, c.Reopened)
@@ -576,7 +578,28 @@ func TestLife(t *testing.T) {
 	step(cases.Act{Action: cases.Close}, mediator, cases.Closed)
 	step(cases.Act{Action: cases.Visit, FollowUp: &cases.FollowUp{Method: "电话", Satisfied: true}}, mediator, cases.FollowedUp)
 	step(cases.Act{Action: cases.Archive, Batch: "B"}, mediator, cases.Archived)
+	if late := c.Overdue(at.Add(365 * 24 * time.Hour)); len(late) != 0 {
+		t.Errorf("an archived case has clocks running: %+v", late)
+	}
 	_ = yes
+}
+
+// A visit before the agreement's performance deadline does not reopen the
+// case for its not being carried out yet.
+func TestVisitBeforePerformanceDeadline(t *testing.T) {
+	w, _ := fixture(t)
+	c := caseIn(w, cases.Closed, false)
+	c.Agreement.PerformBy = now.Add(90 * 24 * time.Hour)
+	no := false
+	if _, err := w.Apply(c, cases.Act{Action: cases.Visit, FollowUp: &cases.FollowUp{Method: "电话", Satisfied: true, Performed: &no}}, admin, now); err != nil {
+		t.Fatal(err)
+	}
+	if c.State != cases.FollowedUp || c.Reopened != 0 {
+		t.Errorf("state %s, reopened %d", c.State, c.Reopened)
+	}
+	if k := c.Clock(cases.ConfirmationClock); k == nil || k.Met.IsZero() {
+		t.Errorf("the confirmation clock still runs after the visit: %+v", k)
+	}
 }
 
 func TestEscalation(t *testing.T) {

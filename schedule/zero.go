@@ -16,6 +16,14 @@ type Calendar interface {
 	IsWorkday(t time.Time) (workday bool, warning string)
 }
 
+// weekdays is the calendar without a loaded year: Monday to Friday.
+type weekdays struct{}
+
+func (weekdays) IsWorkday(t time.Time) (bool, string) {
+	wd := t.Weekday()
+	return wd != time.Saturday && wd != time.Sunday, ""
+}
+
 // Checkpoint is one deadline by which each unit of the policy's tiers must
 // have filed its zero report: the daily deadline, or an extra checkpoint on
 // a key period's day.
@@ -33,7 +41,10 @@ type Checkpoint struct {
 func (p *Policy) Checkpoints(day time.Time, cal Calendar) []Checkpoint {
 	z := p.ZeroReport
 	kp, inKey := p.InKeyPeriod(day)
-	if !inKey && z.Days == "working" && cal != nil {
+	if !inKey && z.Days == "working" {
+		if cal == nil {
+			cal = weekdays{}
+		}
 		if ok, _ := cal.IsWorkday(day); !ok {
 			return nil
 		}

@@ -34,6 +34,9 @@ func DefaultStream() Stream {
 	return Stream{Key: "fq:{signals}:stream", DeadLetter: "fq:{signals}:dead", Owner: "fq:{signals}:owner", seenPrefix: "fq:{signals}:seen:"}
 }
 
+// MembersKey is the set of instances reading the signal stream's shards.
+const MembersKey = "fq:{signals}:members"
+
 // Shards are the signal stream's partitions. Each shard's keys share a hash
 // tag of their own ({signals:3}), so on a Redis Cluster the shards spread
 // over the nodes while each append stays one script in one slot.
@@ -213,7 +216,14 @@ type Consumer struct {
 	// the lease each round and gives it up when it stops; when an owner dies
 	// another takes over once the lease runs out, and first claims whatever
 	// the dead one left pending. Zero: every consumer of the group reads.
-	Lease   time.Duration
+	Lease time.Duration
+	// Members, with Lease, is the key of the set of instances reading the
+	// stream's shards, and Shard this stream's index among them: the shards
+	// are shared out over the live instances (shard i to the i-th, round
+	// the sorted names), so adding an instance takes shards over from the
+	// others. Empty: whoever takes a free lease keeps it.
+	Members string
+	Shard   int
 	running atomic.Bool
 	owns    bool
 }
@@ -252,8 +262,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.running.Store(true)
 	defer c.running.Store(false)
 	var lastClaim, lastTrim time.Time
-	defer c.release()
+	defer c.leave()
 	for ctx.Err() == nil {
+		if c.Lease > 0 && !c.mine(ctx) {
+			c.release() // another live instance is due this shard: hand it over
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(c.Block, c.Lease/3)):
+			}
+			continue
+		}
 		if c.Lease > 0 {
 			owns, fresh, err := c.own(ctx)
 			switch {
@@ -359,11 +377,44 @@ func (c *Consumer) own(ctx context.Context) (owns, fresh bool, err error) {
 	return c.owns, fresh, nil
 }
 
+// mine says whether this instance is the one due to read the shard: it
+// marks itself alive in Members, and the shard goes to the live instance at
+// its index, round the sorted names. Without Members, or when Redis cannot
+// say, every instance may take a free lease.
+func (c *Consumer) mine(ctx context.Context) bool {
+	if c.Members == "" {
+		return true
+	}
+	now := time.Now() // liveness is the processes' own time, not the business clock
+	stale := strconv.FormatInt(now.Add(-3*c.Lease).UnixMilli(), 10)
+	pipe := c.RDB.Pipeline()
+	pipe.ZAdd(ctx, c.Members, redis.Z{Score: float64(now.UnixMilli()), Member: c.Name})
+	pipe.ZRemRangeByScore(ctx, c.Members, "-inf", "("+stale)
+	live := pipe.ZRange(ctx, c.Members, 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil || len(live.Val()) == 0 {
+		return true
+	}
+	names := live.Val() // sorted by score; the order must be the same everywhere
+	sort.Strings(names)
+	return names[c.Shard%len(names)] == c.Name
+}
+
 // releaseScript deletes a lease if its holder still has it.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `)
+
+// leave gives the lease up and takes the instance off the members, so that
+// the others share out its shards at once.
+func (c *Consumer) leave() {
+	c.release()
+	if c.Members != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = c.RDB.ZRem(ctx, c.Members, c.Name).Err()
+	}
+}
 
 // release gives the lease up, so that another instance takes over at once.
 func (c *Consumer) release() {

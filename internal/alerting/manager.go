@@ -418,6 +418,11 @@ func (m *Manager) Resolve(ctx context.Context, id, by, reason string) (Alert, er
 }
 
 func (m *Manager) resolve(ctx context.Context, id, by, reason string, now time.Time) error {
+	return m.resolveTelling(ctx, id, by, reason, now, true)
+}
+
+// resolveTelling resolves an alert, and tells its targets if tell is set.
+func (m *Manager) resolveTelling(ctx context.Context, id, by, reason string, now time.Time, tell bool) error {
 	a, err := m.update(ctx, id, func(a *Alert) error {
 		if a.State == Resolved {
 			return fmt.Errorf("%w: it is already resolved", ErrState)
@@ -436,7 +441,7 @@ func (m *Manager) resolve(ctx context.Context, id, by, reason string, now time.T
 	if err != nil {
 		return err
 	}
-	if a.Silence == "" && a.State == Resolved {
+	if a.Silence == "" && a.State == Resolved && tell {
 		return m.enqueue(ctx, a, a.Notified, true, now)
 	}
 	return nil

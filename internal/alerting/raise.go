@@ -102,8 +102,9 @@ func (m *Manager) Remind(ctx context.Context, key string, round int) error {
 }
 
 // CloseNotice resolves the notice raised under key, if it is open, and
-// tells its targets.
-func (m *Manager) CloseNotice(ctx context.Context, key, reason string) error {
+// tells its targets if tell is set (a report that came), not if the
+// notice has only lapsed (a day's report never filed).
+func (m *Manager) CloseNotice(ctx context.Context, key, reason string, tell bool) error {
 	id := alertID("notice/" + key)
 	a, err := m.Get(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && a.State == Resolved) {
@@ -112,5 +113,5 @@ func (m *Manager) CloseNotice(ctx context.Context, key, reason string) error {
 	if err != nil {
 		return err
 	}
-	return m.resolve(ctx, id, "system", reason, m.now())
+	return m.resolveTelling(ctx, id, "system", reason, m.now(), tell)
 }

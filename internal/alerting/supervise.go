@@ -80,6 +80,7 @@ func (m *Manager) supervise(ctx context.Context, id string, p SupervisionPolicy,
 		Title:       fmt.Sprintf("%s: %s预警 %s 逾期未签收", what, a.Level.Chinese(), a.Subject.Ref),
 		Explanation: fmt.Sprintf("%s 发出的%s预警未在期限内签收。原因: %s", a.OpenedAt.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04"), a.Level.Chinese(), a.Explanation),
 		Targets:     []string{to},
+		Info:        true, // the alert itself stays open until acknowledged; the notice is on its record
 	}
 	if _, err := m.Raise(ctx, n); err != nil {
 		return false, err

@@ -170,13 +170,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		name = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	metrics := signals.NewMetrics(a.reg)
-	for _, st := range shards {
+	for i, st := range shards {
 		c := &signals.Consumer{
 			RDB: a.rdb, Stream: st, Group: consumerGroup, Name: name, Handler: a.scorer,
 			Log: log.With("component", "consumer"), Metrics: metrics,
 			Now: now, Batch: 64, Block: time.Second, ClaimIdle: time.Minute, Attempts: 3,
 			RetryDelay: 200 * time.Millisecond, Retention: time.Duration(cfg.StreamRetentionDays) * 24 * time.Hour,
-			Lease: 10 * time.Second, // one reader per shard, so each subject's signals are scored in order
+			// One reader per shard, so each subject's signals are scored in
+			// order; the shards shared out over the live instances.
+			Lease: 10 * time.Second, Members: signals.MembersKey, Shard: i,
 		}
 		if err := c.EnsureGroup(ctx); err != nil {
 			return nil, err

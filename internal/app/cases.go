@@ -43,7 +43,8 @@ func (a *App) newCases(cfg config.Config, now func() time.Time) error {
 		RDB: a.rdb, Stream: signals.Stream{Key: casestore.OutboxKey, DeadLetter: casestore.OutboxDeadKey, Owner: casestore.OutboxKey + ":owner"},
 		Group: forwardGroup, Name: a.consumer.Name, Handler: casework.Forwarder{Signals: a.producer},
 		Log: a.base.With("component", "case-events"), Now: now, Batch: 64, Block: a.consumer.Block,
-		ClaimIdle: a.consumer.ClaimIdle, Attempts: 5, Lease: 10 * time.Second, // case events in the order they happened RetryDelay: 200 * time.Millisecond, Retention: 24 * time.Hour,
+		ClaimIdle: a.consumer.ClaimIdle, Attempts: 5, RetryDelay: 200 * time.Millisecond, Retention: 24 * time.Hour,
+		Lease: 10 * time.Second, // case events in the order they happened
 	}
 	if err := a.caseOutbox.EnsureGroup(context.Background()); err != nil {
 		return err

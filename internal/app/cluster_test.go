@@ -163,6 +163,14 @@ func TestClusterGivesTheSameResults(t *testing.T) {
 	b.app.RunJobs(t.Context())
 	clusterRun(t, []*daemon{a, b}, clk2, nil)
 	diffOutcomes(t, want, outcome(t, a), "cluster")
+	// The two instances share the four shards: two each.
+	waitFor(t, "the shards shared out", func() bool {
+		owners := map[string]int{}
+		for i := range 4 {
+			owners[a.app.rdb.Get(t.Context(), fmt.Sprintf("fq:{signals:%d}:owner", i)).Val()]++
+		}
+		return owners["a"] == 2 && owners["b"] == 2
+	})
 
 	cl2 := redistest.StartCluster(t, 3)
 	clk3 := &lockedClock{t: start}

@@ -25,7 +25,8 @@ func connect(raw string) (redis.UniversalClient, string, error) {
 	case "redis", "rediss", "unix":
 		opt, err := redis.ParseURL(raw)
 		if err != nil {
-			return nil, "", fmt.Errorf("REDIS_URL: %w", err)
+			// Not err: it quotes the URL, password and all.
+			return nil, "", fmt.Errorf("REDIS_URL is not a valid %s:// URL: write %s://[user:password@]host:port[/db]", scheme, scheme)
 		}
 		return redis.NewClient(opt), fmt.Sprintf("%s db %d", opt.Addr, opt.DB), nil
 	case "redis-cluster", "redis-sentinel":

@@ -108,6 +108,6 @@ func (n notifier) Remind(ctx context.Context, key string, round int) error {
 	return n.a.alerting.Remind(ctx, key, round)
 }
 
-func (n notifier) Close(ctx context.Context, key, reason string) error {
-	return n.a.alerting.CloseNotice(ctx, key, reason)
+func (n notifier) Close(ctx context.Context, key, reason string, tell bool) error {
+	return n.a.alerting.CloseNotice(ctx, key, reason, tell)
 }

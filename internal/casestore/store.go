@@ -115,6 +115,15 @@ func (s *Store) ByExternalID(ctx context.Context, unit, id string) (string, erro
 	return n, err
 }
 
+// Lock takes a short lock on a dispute's cases, for one instance at a time
+// to decide whether to open one; it reports whether it got it, and unlock
+// gives it back.
+func (s *Store) Lock(ctx context.Context, dispute string, ttl time.Duration) (got bool, unlock func(), err error) {
+	key := hashed("lock", dispute)
+	got, err = s.rdb.SetNX(ctx, key, "1", ttl).Result()
+	return got, func() { s.rdb.Del(context.WithoutCancel(ctx), key) }, err
+}
+
 // OpenFor returns the numbers of the open cases about a dispute.
 func (s *Store) OpenFor(ctx context.Context, dispute string) ([]string, error) {
 	return s.rdb.SMembers(ctx, hashed("dispute", dispute)).Result()

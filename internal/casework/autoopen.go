@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"fengqiao/alerts"
@@ -14,6 +15,10 @@ import (
 	"fengqiao/jurisdiction"
 	"fengqiao/risk"
 )
+
+// errBusy is a dispute whose cases another instance is deciding on: the
+// event stays pending and is taken up again.
+var errBusy = errors.New("another instance is opening a case for this dispute")
 
 // Disputes tells what is known of a dispute subject, for a case the engine opens.
 type Disputes interface {
@@ -35,9 +40,32 @@ func (s *Service) OnAlert(ctx context.Context, e alerts.Event, disputes Disputes
 	if !p.Enabled || e.Subject.Kind != risk.Dispute || !e.Rise() || e.To < p.AtLeast {
 		return nil
 	}
-	open, err := s.Store.OpenFor(ctx, e.Subject.Ref)
-	if err != nil || len(open) > 0 {
+	h := sha256.Sum256([]byte(e.ID))
+	ext := "alert-" + hex.EncodeToString(h[:10])
+	// Two rises of one dispute handled at once on two instances would each
+	// find no open case: one at a time decides.
+	got, unlock, err := s.Store.Lock(ctx, e.Subject.Ref, 30*time.Second)
+	if err != nil {
 		return err
+	}
+	if !got {
+		return errBusy
+	}
+	defer unlock()
+	open, err := s.Store.OpenFor(ctx, e.Subject.Ref)
+	if err != nil {
+		return err
+	}
+	for _, n := range open {
+		// An open case of the dispute's own stops here, unless it is the one
+		// this event opened and a crash left before its assignment.
+		c, err := s.Store.Get(ctx, n)
+		if err != nil {
+			return err
+		}
+		if c.ExternalID != ext || (c.State != cases.Registered && c.State != cases.Accepted) {
+			return nil
+		}
 	}
 	f, err := disputes.Dispute(ctx, e.Subject.Ref)
 	if err != nil {
@@ -64,9 +92,8 @@ func (s *Service) OnAlert(ctx context.Context, e alerts.Event, disputes Disputes
 		r := []rune(summary)
 		summary = string(r[:1990]) + "…"
 	}
-	h := sha256.Sum256([]byte(e.ID))
 	c := &cases.Case{Unit: e.Unit, Channel: "engine", Category: f.Category, Summary: summary, Amount: f.Amount,
-		Parties: f.Parties, Dispute: e.Subject.Ref, ExternalID: "alert-" + hex.EncodeToString(h[:10])}
+		Parties: f.Parties, Dispute: e.Subject.Ref, ExternalID: ext}
 	c, err = s.Register(ctx, c, engine)
 	var dup *casestore.DuplicateError
 	if errors.As(err, &dup) && c.State != cases.Registered && c.State != cases.Accepted {

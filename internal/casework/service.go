@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"fengqiao/cases"
 	"fengqiao/internal/casestore"
@@ -68,12 +67,18 @@ func (s *Service) Register(ctx context.Context, c *cases.Case, by cases.Actor) (
 		return nil, err
 	}
 	if d := strings.TrimSpace(c.Dispute); d != "" {
-		if len(d) > 64 || !utf8.ValidString(d) || strings.ContainsAny(d, " /\t\n") {
-			return nil, &cases.InvalidError{Field: "dispute", Message: "give the dispute's id as its source gives it (a ledger or case number), at most 64 characters, without spaces or /"}
-		}
 		if signals.MaskNumbers(d) != d {
 			return nil, &cases.InvalidError{Field: "dispute", Message: "must not contain an ID number or phone number: use the ledger or case number"}
 		}
+		if (risk.SubjectID{Kind: risk.Dispute, Ref: d}).Validate() != nil {
+			return nil, &cases.InvalidError{Field: "dispute", Message: "give the dispute's id as its signals give it (a ledger or case number): letters, digits, '.', '_' and '-', at most 64"}
+		}
+	}
+	// Checked (role, unit, content) before an external id is looked up, so
+	// that nobody learns of another unit's case by guessing its id.
+	ev, err := s.Flow.Register(c, by, now)
+	if err != nil {
+		return nil, err
 	}
 	if c.ExternalID != "" {
 		if n, err := s.Store.ByExternalID(ctx, c.Unit, c.ExternalID); err != nil {
@@ -82,10 +87,7 @@ func (s *Service) Register(ctx context.Context, c *cases.Case, by cases.Actor) (
 			return s.existing(ctx, n)
 		}
 	}
-	ev, err := s.Flow.Register(c, by, now)
-	if err != nil {
-		return nil, err
-	}
+	maskCase(c)
 	if c.Number, err = s.Store.NextNumber(ctx, c.Unit, now); err != nil {
 		return nil, err
 	}
@@ -159,6 +161,7 @@ func (s *Service) seal(c *cases.Case) {
 // taken again on the case as it now stands, unless the caller named the
 // version it decided on.
 func (s *Service) Act(ctx context.Context, number string, a cases.Act, by cases.Actor) (*cases.Case, cases.Event, error) {
+	maskAct(&a)
 	for attempt := 0; ; attempt++ {
 		c, err := s.Store.Get(ctx, number)
 		if err != nil {
@@ -253,4 +256,45 @@ func (s *Service) List(ctx context.Context, q casestore.Query) ([]*cases.Case, i
 // Batches returns a unit's reconciliation batches, newest first.
 func (s *Service) Batches(ctx context.Context, unit string, n int64) ([]casestore.Batch, error) {
 	return s.Store.Batches(ctx, unit, n)
+}
+
+// maskCase and maskAct mask ID and phone numbers typed into free text, as
+// signals' free text is masked: only the parties' own fields keep them,
+// sealed.
+func maskCase(c *cases.Case) {
+	for _, p := range []*string{&c.Summary, &c.Claims, &c.ExternalID} {
+		*p = signals.MaskNumbers(*p)
+	}
+	for i := range c.Parties {
+		c.Parties[i].Name, c.Parties[i].Role = signals.MaskNumbers(c.Parties[i].Name), signals.MaskNumbers(c.Parties[i].Role)
+	}
+}
+
+func maskAct(a *cases.Act) {
+	m := signals.MaskNumbers
+	list := func(ss []string) {
+		for i := range ss {
+			ss[i] = m(ss[i])
+		}
+	}
+	a.Reason = m(a.Reason)
+	list(a.Documents)
+	if s := a.Session; s != nil {
+		s.Place, s.Notes = m(s.Place), m(s.Notes)
+		list(s.Mediators)
+		list(s.Attendees)
+	}
+	if g := a.Agreement; g != nil {
+		g.Terms = m(g.Terms)
+	}
+	if f := a.FollowUp; f != nil {
+		f.Notes, f.By, f.Method = m(f.Notes), m(f.By), m(f.Method)
+	}
+	if cf := a.Confirmation; cf != nil {
+		cf.Court, cf.Reference = m(cf.Court), m(cf.Reference)
+	}
+	if as := a.Assignment; as != nil {
+		as.Organisation = m(as.Organisation)
+		list(as.Mediators)
+	}
 }

@@ -107,7 +107,9 @@ func (s *Service) supervisionNotice(c *cases.Case, k cases.Clock, listed bool, u
 		Title: fmt.Sprintf("%s: 案件 %s %s超期", what, c.Number, k.Name.Chinese()),
 		Explanation: fmt.Sprintf("%s(%s)承办的%s案件, %s应于 %s 前完成, 现已超期; 依据: %s。请即办理并报告进展。",
 			handler.Name, orDash(orgOf(c)), c.Category, k.Name.Chinese(), k.Due.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04"), orDash(k.Basis)),
-		Targets: []string{unit},
+		// Delivered and put on the case's record, not held open as an
+		// alert: the case itself is what is to be done.
+		Targets: []string{unit}, Info: true,
 	}
 }
 

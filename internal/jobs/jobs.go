@@ -168,8 +168,24 @@ func (r *Runner) fire(ctx context.Context, j *Job, f time.Time) error {
 	if err != nil || !got {
 		return err
 	}
+	// The claim is renewed while the firing runs, so that a long one is not
+	// taken for a dead instance's and run again beside it.
+	renew, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		t := time.NewTicker(r.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renew.Done():
+				return
+			case <-t.C:
+				r.rdb.Expire(renew, key, r.Lease)
+			}
+		}
+	}()
 	start := time.Now()
 	err = r.safely(ctx, j, f)
+	stop()
 	r.duration.WithLabelValues(j.Name).Observe(time.Since(start).Seconds())
 	bg := context.WithoutCancel(ctx)
 	if err != nil {

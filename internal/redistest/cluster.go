@@ -80,7 +80,18 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		info, err := client.ClusterInfo(ctx).Result()
 		if err == nil && strings.Contains(info, "cluster_state:ok") {
-			err = client.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() })
+			// Every node must agree the cluster is up, and writes to every
+			// slot range must go through.
+			err = client.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+				mi, err := m.ClusterInfo(ctx).Result()
+				if err == nil && !strings.Contains(mi, "cluster_state:ok") {
+					err = fmt.Errorf("node %s: cluster not ok yet", m.Options().Addr)
+				}
+				return err
+			})
+			for i := 0; err == nil && i < 16; i++ {
+				err = client.Set(ctx, fmt.Sprintf("redistest:{%d}", i), "1", time.Minute).Err()
+			}
 		}
 		cancel()
 		if err == nil && strings.Contains(info, "cluster_state:ok") {

@@ -36,19 +36,24 @@ type CaseLister interface {
 const maxRises = 50
 
 // Build makes a unit's daily report for a date ("2026-11-23"), covering
-// that day up to now (or the whole day, for a day past).
+// the 24 hours up to that day's report time (or up to now, before it).
+// The colours are those of now: a past day's report, made late, shows
+// the colours at the time it is made.
 func (s *Service) Build(ctx context.Context, unit, date string) (*schedule.Daily, error) {
 	u, ok := s.Units.Unit(unit)
 	if !ok {
 		return nil, &schedule.FieldError{Field: "unit", Message: "is not a unit of the jurisdiction"}
 	}
 	loc := s.Policy.Location()
-	from, err := time.ParseInLocation("2006-01-02", date, loc)
+	day, err := time.ParseInLocation("2006-01-02", date, loc)
 	if err != nil {
 		return nil, &schedule.FieldError{Field: "date", Message: "give the date as 2026-11-23"}
 	}
+	// A report covers the 24 hours up to its time of day, so that one day's
+	// report begins where the day before's ended and nothing falls between.
 	now := s.Now()
-	to := from.AddDate(0, 0, 1)
+	to := s.Policy.DailyReport.At.On(day, loc)
+	from := to.Add(-24 * time.Hour)
 	if now.Before(to) {
 		to = now
 	}
@@ -73,7 +78,7 @@ func (s *Service) Build(ctx context.Context, unit, date string) (*schedule.Daily
 		}
 		d.Cases = caseStats(cs, within, now)
 	}
-	for _, cp := range s.Policy.Checkpoints(from, s.Calendar) {
+	for _, cp := range s.Policy.Checkpoints(day, s.Calendar) {
 		filings, err := s.store.filings(ctx, cp.ID)
 		if err != nil {
 			return nil, err
@@ -102,7 +107,7 @@ func (s *Service) colours(ctx context.Context, d *schedule.Daily, inScope func(s
 	if err != nil {
 		return fmt.Errorf("read the board: %w", err)
 	}
-	prev, err := s.store.daily(ctx, d.Unit, d.From.AddDate(0, 0, -1).Format("2006-01-02"))
+	prev, err := s.store.daily(ctx, d.Unit, d.To.In(s.Policy.Location()).AddDate(0, 0, -1).Format("2006-01-02"))
 	if err != nil && !errors.Is(err, ErrNoReport) {
 		return err
 	}

@@ -31,8 +31,9 @@ type Notifier interface {
 	// Remind sends the notice raised under key again, as reminder round
 	// (1, 2, …), unless it has been acknowledged or closed; once per round.
 	Remind(ctx context.Context, key string, round int) error
-	// Close resolves the notice raised under key, if there is one open.
-	Close(ctx context.Context, key, reason string) error
+	// Close resolves the notice raised under key, if there is one open,
+	// telling its targets if tell is set.
+	Close(ctx context.Context, key, reason string, tell bool) error
 }
 
 // Service runs zero reports and daily reports.
@@ -89,6 +90,22 @@ func (s *Service) File(ctx context.Context, f schedule.ZeroReportFiling, by File
 		if cp, ok = s.Policy.Open(now, s.Calendar); !ok {
 			return f, "", cp, &schedule.FieldError{Field: "checkpoint", Message: "today is not a reporting day: name the checkpoint the report is for, e.g. " + now.In(s.Policy.Location()).AddDate(0, 0, -1).Format("2006-01-02") + "T" + s.Policy.ZeroReport.Deadline.String()}
 		}
+		// On a day of several checkpoints, a report is for the earliest the
+		// unit has not filed yet: a morning report filed at 09:30 is the
+		// 09:00 one, late, not the afternoon's.
+		for _, c := range s.Policy.Checkpoints(now, s.Calendar) {
+			if c.Deadline.After(cp.Deadline) {
+				break
+			}
+			filed, err := s.store.rdb.HExists(ctx, keyZero+c.ID, f.Unit).Result()
+			if err != nil {
+				return f, "", cp, fmt.Errorf("read zero reports: %w", err)
+			}
+			if !filed {
+				cp = c
+				break
+			}
+		}
 	} else if cp, ok = s.Policy.Checkpoint(f.Checkpoint, s.Calendar); !ok {
 		return f, "", cp, &schedule.FieldError{Field: "checkpoint", Message: "is not a reporting checkpoint: give one as 2026-11-23T16:00, on a reporting day at a deadline of the policy"}
 	}
@@ -108,7 +125,7 @@ func (s *Service) File(ctx context.Context, f schedule.ZeroReportFiling, by File
 		return f, "", cp, err
 	}
 	if s.Notifier != nil {
-		if err := s.Notifier.Close(ctx, zeroKey(f.Unit, cp.ID), "已报送零报告"); err != nil {
+		if err := s.Notifier.Close(ctx, zeroKey(f.Unit, cp.ID), "已报送零报告", true); err != nil {
 			s.Log.Error("close the alert of a missing zero report; the next check closes it", "unit", f.Unit, "err", err)
 		}
 	}
@@ -266,7 +283,19 @@ func (s *Service) Check(ctx context.Context) error {
 	now := s.Now()
 	var errs []error
 	// A day's reports are chased that day; after it a report stays missing
-	// in the record, and the daily reports say so.
+	// in the record, and the daily reports say so, and its alert is closed.
+	for _, cp := range s.Policy.Recent(now, 7, s.Calendar) {
+		if sameDay(cp.Deadline, now, s.Policy.Location()) {
+			continue
+		}
+		alerted, err := s.store.rdb.SMembers(ctx, keyAlerted+cp.ID).Result()
+		if err != nil {
+			return err
+		}
+		for _, u := range alerted {
+			errs = append(errs, s.Notifier.Close(ctx, zeroKey(u, cp.ID), "当日未报, 已记入零报告台账", false))
+		}
+	}
 	for _, cp := range s.Policy.Checkpoints(now, s.Calendar) {
 		if !now.After(cp.MissingAt) {
 			continue
@@ -286,7 +315,7 @@ func (s *Service) Check(ctx context.Context) error {
 			key := zeroKey(u.Code, cp.ID)
 			if filings[u.Code] != nil {
 				if slices.Contains(alerted, u.Code) {
-					errs = append(errs, s.Notifier.Close(ctx, key, "已报送零报告"))
+					errs = append(errs, s.Notifier.Close(ctx, key, "已报送零报告", true))
 				}
 				continue
 			}
@@ -336,6 +365,10 @@ func chineseDuration(d time.Duration) string {
 		return fmt.Sprintf("%d小时", h)
 	}
 	return fmt.Sprintf("%d分钟", m)
+}
+
+func sameDay(a, b time.Time, loc *time.Location) bool {
+	return a.In(loc).Format("2006-01-02") == b.In(loc).Format("2006-01-02")
 }
 
 func orDash(s string) string {
