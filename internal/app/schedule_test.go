@@ -248,7 +248,7 @@ func TestOverdueCaseIsSupervised(t *testing.T) {
 	if len(sup) != 2 || sup[1].(map[string]any)["listed"] != true || sup[1].(map[string]any)["unit"] != "990101100000" {
 		t.Errorf("supervisions %v", sup)
 	}
-	if m := d.raw(t, "", "/metrics"); !strings.Contains(m, `fengqiao_case_supervisions_total{kind="listed"} 1`) {
+	if m := d.raw(t, "", "/metrics"); !strings.Contains(m, `fengqiao_case_supervisions_total{kind="listed_supervision"} 1`) {
 		t.Error("the 挂牌督办 is not counted")
 	}
 }

@@ -53,11 +53,11 @@ func NewMetrics(reg prometheus.Registerer, store *casestore.Store, categories []
 			Name: "fengqiao_case_clocks_overdue_total", Help: "Case clocks found past their deadline, by clock (accept, sign, handling, confirmation, performance, follow_up).",
 		}, []string{"clock"}),
 		supervisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fengqiao_case_supervisions_total", Help: "Overdue case clocks supervised, by kind: supervision (督办, to the handling unit) or listed (挂牌督办, by the tier above).",
+			Name: "fengqiao_case_supervisions_total", Help: "Overdue case clocks supervised, by kind: supervision (督办, to the handling unit) or listed_supervision (挂牌督办, by the tier above).",
 		}, []string{"kind"}),
 	}
 	m.supervisions.WithLabelValues("supervision")
-	m.supervisions.WithLabelValues("listed")
+	m.supervisions.WithLabelValues("listed_supervision")
 	for _, a := range append([]cases.Action{cases.Register, cases.MarkOverdue, cases.Supervise}, cases.Actions()...) {
 		m.steps.WithLabelValues(string(a))
 	}
@@ -161,7 +161,7 @@ func (m *Metrics) supervised(listed bool) {
 	}
 	m.steps.WithLabelValues(string(cases.Supervise)).Inc()
 	if listed {
-		m.supervisions.WithLabelValues("listed").Inc()
+		m.supervisions.WithLabelValues("listed_supervision").Inc()
 	} else {
 		m.supervisions.WithLabelValues("supervision").Inc()
 	}

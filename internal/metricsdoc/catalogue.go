@@ -76,7 +76,7 @@ var Synthetic = []string{"up", "scrape_duration_seconds", "scrape_samples_scrape
 // values it takes: the bound on the metrics' cardinality. A new label needs
 // an entry here before the catalogue can be rendered.
 var LabelBounds = map[string]string{
-	"action":    "the case workflow's steps: `register`, `accept`, `decline`, `assign`, `return`, `sign`, `session`, `agree`, `fail`, `confirm`, `close`, `follow_up`, `archive`, `suspend`, `resume`, `request_extension`, `request_escalation`, `approve`, `reject`, `file`, `overdue`",
+	"action":    "the case workflow's steps: `register`, `accept`, `decline`, `assign`, `return`, `sign`, `session`, `agree`, `fail`, `confirm`, `close`, `follow_up`, `archive`, `suspend`, `resume`, `request_extension`, `request_escalation`, `approve`, `reject`, `file`, `overdue`, `supervise`",
 	"category":  "the configured dispute categories (13 by default)",
 	"channel":   "the channel names of the escalation policy in force (a handful, chosen by the operators); for cases, how a case came in: `walk_in`, `grid`, `hotline`, `petition`, `police`, `court`, `procuratorate`, `engine`",
 	"clock":     "a case's clocks: `accept`, `sign`, `handling`, `confirmation`, `performance`, `follow_up`",
@@ -86,7 +86,7 @@ var LabelBounds = map[string]string{
 	"duplicate": "`true`, `false`",
 	"county":    "the codes of the jurisdiction's counties (县区): a handful per city; a subject whose home unit (or a unit reporting zero reports) is above the county tier, or under a city without counties, is counted under the lowest unit above it (the city)",
 	"task":      "the scheduled jobs: `rescore`, `case-overdue`, `supervision`, `follow-up-reminders`, `zero-report-check`, `daily-report`",
-	"kind":      "the subject kinds: `person`, `dispute`; for case supervisions, `supervision` (督办) or `listed` (挂牌督办)",
+	"kind":      "the subject kinds: `person`, `dispute`; for case and alert supervisions, `supervision` (督办) or `listed_supervision` (挂牌督办)",
 	"level":     "the colours that page, `blue`, `yellow`, `orange`, `red`; and `green` too where subjects are counted",
 	"reason":    "a fixed list per metric, named in its help",
 	"result":    "a fixed list per metric, named in its help",
