@@ -552,7 +552,7 @@ func TestLife(t *testing.T) {
 		t.Errorf("extension: %+v %+v", ev, c.Clock(cases.HandlingClock))
 	}
 
-	yes, no := true, false
+	no := false
 	step(cases.Act{Action: cases.Agree, Agreement: &cases.Agreement{Terms: "李某退让30厘米", SeekConfirmation: true,
 		PerformBy: at.Add(20 * 24 * time.Hour)}}, mediator, cases.Agreed)
 	if c.Clock(cases.ConfirmationClock) == nil || c.Clock(cases.PerformanceClock) == nil {
@@ -581,7 +581,6 @@ func TestLife(t *testing.T) {
 	if late := c.Overdue(at.Add(365 * 24 * time.Hour)); len(late) != 0 {
 		t.Errorf("an archived case has clocks running: %+v", late)
 	}
-	_ = yes
 }
 
 // A visit before the agreement's performance deadline does not reopen the
