@@ -46,7 +46,7 @@ fuzz:
 ##   and redis-benchmark on PATH): the engine's; rule evaluation beside its peers (bench/eval); the per-signal
 ##   Redis state update, fengqiao vs naive vs redis-benchmark (bench/redisstate); end to end over HTTP with the
 ##   no-op and naive pipelines, latency, metrics on/off, memory per subject and riskd's RSS at a million subjects
-##   (bench/e2e). Prints one BENCH line per result; writes pprof -top text profiles to docs/profiles/.
+##   (bench/e2e), and end to end with 1 and 2 instances on a 3-master Redis Cluster. Prints one BENCH line per result; writes pprof -top text profiles to docs/profiles/.
 BENCH_SUBJECTS ?= 1000000
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./engine
@@ -54,6 +54,7 @@ bench:
 	cd bench && $(GO) test -count=1 -run TestSummary -v ./eval -summary
 	cd bench && $(GO) test -count=1 -timeout 20m -run TestSummary -v ./redisstate -summary
 	cd bench && $(GO) test -count=1 -timeout 90m -run TestSummary -v ./e2e -summary -subjects $(BENCH_SUBJECTS) -profiles ../../docs/profiles
+	cd bench && $(GO) test -count=1 -timeout 30m -run TestClusterSummary -v ./e2e -summary
 
 ## bench-peers: rule evaluation side by side with expr, cel-go, govaluate and gval (module bench/; about 2 minutes)
 bench-peers:

@@ -107,8 +107,19 @@ type Daemon struct {
 func StartDaemon(t testing.TB, m Mode, tr *Tracker) *Daemon {
 	t.Helper()
 	srv := redistest.Start(t)
+	d := startDaemonOn(t, m, tr, srv.URL, "bench")
+	d.Redis = srv.Client(t)
+	d.RedisPID = redisPID(t, d.Redis)
+	return d
+}
+
+// startDaemonOn starts riskd in mode m on the Redis at redisURL (any URL
+// riskd takes, a cluster's included), as consumer, its handler timed by tr.
+// Its Redis and RedisPID are left for the caller to set.
+func startDaemonOn(t testing.TB, m Mode, tr *Tracker, redisURL, consumer string) *Daemon {
+	t.Helper()
 	cfg := config.Default()
-	cfg.Consumer = "bench"
+	cfg.Consumer = consumer
 	cfg.Jurisdiction = Repo + "/fixtures/jurisdiction.yaml"
 	cfg.RulesDir = Repo + "/fixtures/rules"
 	if m.Noop {
@@ -118,7 +129,7 @@ func StartDaemon(t testing.TB, m Mode, tr *Tracker) *Daemon {
 		}
 		cfg.RulesDir = dir
 	}
-	cfg.RedisURL = srv.URL
+	cfg.RedisURL = redisURL
 	cfg.PIIKey = piiKey
 	cfg.DataKeys = dataKeys
 	cfg.BootstrapToken = bootstrapToken
@@ -144,8 +155,7 @@ func StartDaemon(t testing.TB, m Mode, tr *Tracker) *Daemon {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, ln) }()
-	d := &Daemon{Base: "http://" + ln.Addr().String(), Redis: srv.Client(t), Tracker: tr, app: a}
-	d.RedisPID = redisPID(t, d.Redis)
+	d := &Daemon{Base: "http://" + ln.Addr().String(), Tracker: tr, app: a}
 	if !m.MetricsOff && m.ScrapeEvery > 0 {
 		go scrape(ctx, d.Base+"/metrics", m.ScrapeEvery)
 	}

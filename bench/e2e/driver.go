@@ -25,10 +25,15 @@ type Driver struct {
 	Workload *loadgen.Workload
 	Batch    int
 	RedisPID int
-	client   *http.Client
-	next     atomic.Int64 // the next signal's index
-	failed   atomic.Int64 // POSTs not answered 202
-	lastErr  atomic.Value
+	// Bases, if set, are several daemons' addresses, the POSTs spread over
+	// them batch by batch (Base is then unused); RedisPIDs, if set, are the
+	// redis-server processes whose CPU is counted (RedisPID is then unused).
+	Bases     []string
+	RedisPIDs []int
+	client    *http.Client
+	next      atomic.Int64 // the next signal's index
+	failed    atomic.Int64 // POSTs not answered 202
+	lastErr   atomic.Value
 }
 
 // NewDriver returns a driver for d.
@@ -56,7 +61,11 @@ func (dr *Driver) post(ctx context.Context, first, n int, sentNs int64) {
 	for i := range n {
 		dr.Tracker.sent[first+i].Store(sentNs)
 	}
-	req, _ := http.NewRequestWithContext(ctx, "POST", dr.Base+"/api/v1/signals", bytes.NewReader(body))
+	base := dr.Base
+	if len(dr.Bases) > 0 {
+		base = dr.Bases[(first/max(n, 1))%len(dr.Bases)]
+	}
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/signals", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+bootstrapToken)
 	resp, err := dr.client.Do(req)
@@ -114,7 +123,14 @@ type usageMark struct {
 }
 
 func (dr *Driver) mark() usageMark {
-	return usageMark{time.Now(), loadgen.CPUSeconds(os.Getpid()), loadgen.CPUSeconds(dr.RedisPID)}
+	redis := loadgen.CPUSeconds(dr.RedisPID)
+	if len(dr.RedisPIDs) > 0 {
+		redis = 0
+		for _, pid := range dr.RedisPIDs {
+			redis += loadgen.CPUSeconds(pid)
+		}
+	}
+	return usageMark{time.Now(), loadgen.CPUSeconds(os.Getpid()), redis}
 }
 
 func (m usageMark) since(start usageMark) Usage {
