@@ -226,6 +226,10 @@ type Consumer struct {
 	Shard   int
 	running atomic.Bool
 	owns    bool
+	// isMine and checked remember mine's answer for a third of a lease, so
+	// that a busy consumer does not ask Redis at every batch.
+	isMine  bool
+	checked time.Time
 }
 
 // Running reports whether the consumer is reading the stream.
@@ -386,6 +390,15 @@ func (c *Consumer) mine(ctx context.Context) bool {
 		return true
 	}
 	now := time.Now() // liveness is the processes' own time, not the business clock
+	if now.Sub(c.checked) < c.Lease/3 {
+		return c.isMine
+	}
+	c.isMine, c.checked = c.ask(ctx, now), now
+	return c.isMine
+}
+
+// ask marks the instance alive and says whether the shard is due to it.
+func (c *Consumer) ask(ctx context.Context, now time.Time) bool {
 	stale := strconv.FormatInt(now.Add(-3*c.Lease).UnixMilli(), 10)
 	pipe := c.RDB.Pipeline()
 	pipe.ZAdd(ctx, c.Members, redis.Z{Score: float64(now.UnixMilli()), Member: c.Name})

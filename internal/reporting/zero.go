@@ -293,7 +293,11 @@ func (s *Service) Check(ctx context.Context) error {
 			return err
 		}
 		for _, u := range alerted {
-			errs = append(errs, s.Notifier.Close(ctx, zeroKey(u, cp.ID), "当日未报, 已记入零报告台账", false))
+			err := s.Notifier.Close(ctx, zeroKey(u, cp.ID), "当日未报, 已记入零报告台账", false)
+			if err == nil { // closed: not looked at again
+				err = s.store.rdb.SRem(ctx, keyAlerted+cp.ID, u).Err()
+			}
+			errs = append(errs, err)
 		}
 	}
 	for _, cp := range s.Policy.Checkpoints(now, s.Calendar) {
