@@ -183,6 +183,14 @@ type Handler interface {
 	Handle(ctx context.Context, r Record) error
 }
 
+// BatchHandler is a Handler that also takes many records at once, handling
+// them as it would one after another. On an error the consumer hands the
+// records over again one at a time, so HandleBatch may leave some handled.
+type BatchHandler interface {
+	Handler
+	HandleBatch(ctx context.Context, recs []Record) error
+}
+
 // ConsumerMetrics is what a Consumer reports.
 type ConsumerMetrics interface {
 	// Processed counts a handled signal and how long after its receipt it was handled.
@@ -191,10 +199,11 @@ type ConsumerMetrics interface {
 }
 
 // Consumer reads the stream in a consumer group and hands each record to a
-// Handler, acknowledging it only once handled. Entries a crashed consumer left
-// pending are claimed after ClaimIdle. A record that cannot be decoded, or
-// whose handling fails Attempts times, goes to the dead-letter stream with
-// its reason. Handled entries are kept for Retention, then trimmed.
+// Handler, a batch of them at once to a BatchHandler, acknowledging a record
+// only once handled. Entries a crashed consumer left pending are claimed
+// after ClaimIdle. A record that cannot be decoded, or whose handling fails
+// Attempts times, goes to the dead-letter stream with its reason. Handled
+// entries are kept for Retention, then trimmed.
 type Consumer struct {
 	RDB        redis.UniversalClient
 	Stream     Stream
@@ -344,14 +353,67 @@ func (c *Consumer) ReadOnce(ctx context.Context, block time.Duration) (int, erro
 	}
 	n := 0
 	for _, s := range res {
-		for _, m := range s.Messages {
-			if err := c.process(context.WithoutCancel(ctx), m); err != nil {
-				return n, err
-			}
-			n++
+		if err := c.handle(context.WithoutCancel(ctx), s.Messages); err != nil {
+			return n, err
 		}
+		n += len(s.Messages)
 	}
 	return n, nil
+}
+
+// handle processes entries: together, when the handler takes batches, and
+// one at a time otherwise or when the batch fails.
+func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
+	bh, ok := c.Handler.(BatchHandler)
+	if !ok || len(msgs) < 2 {
+		for _, m := range msgs {
+			if err := c.process(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	recs := make([]Record, 0, len(msgs))
+	ids := make([]string, 0, len(msgs))
+	kept := make([]redis.XMessage, 0, len(msgs))
+	for _, m := range msgs {
+		rec, ok := decodeEntry(m)
+		if !ok {
+			if err := c.deadLetter(ctx, m, "", "undecodable", "the entry is not a signal record"); err != nil {
+				return err
+			}
+			continue
+		}
+		recs, ids, kept = append(recs, rec), append(ids, m.ID), append(kept, m)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := bh.HandleBatch(ctx, recs); err != nil {
+		c.Log.Warn("signal batch handling failed; handling the signals one at a time", "signals", len(recs), "err", err)
+		for _, m := range kept {
+			if err := c.process(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if c.Metrics != nil {
+		now := c.now()
+		for i := range recs {
+			c.Metrics.Processed(string(recs[i].Source), now.Sub(recs[i].ReceivedAt))
+		}
+	}
+	return c.RDB.XAck(ctx, c.Stream.Key, c.Group, ids...).Err()
+}
+
+func decodeEntry(m redis.XMessage) (Record, bool) {
+	raw, _ := m.Values["r"].(string)
+	var rec Record
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil || rec.Source == "" {
+		return Record{}, false
+	}
+	return rec, true
 }
 
 // ownScript renews a lease its holder has, or takes one nobody has.
@@ -452,10 +514,8 @@ func (c *Consumer) claimIdle(ctx context.Context, idle time.Duration) error {
 		if err != nil {
 			return err
 		}
-		for _, m := range msgs {
-			if err := c.process(context.WithoutCancel(ctx), m); err != nil {
-				return err
-			}
+		if err := c.handle(context.WithoutCancel(ctx), msgs); err != nil {
+			return err
 		}
 		// Not "or len(msgs) == 0": XAUTOCLAIM scans at most 10×COUNT entries
 		// a call and may claim none of them with more still to scan.
@@ -469,9 +529,8 @@ func (c *Consumer) claimIdle(ctx context.Context, idle time.Duration) error {
 // process handles one entry. It returns an error only when Redis itself
 // failed, leaving the entry pending to be retried or claimed.
 func (c *Consumer) process(ctx context.Context, m redis.XMessage) error {
-	raw, _ := m.Values["r"].(string)
-	var rec Record
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil || rec.Source == "" {
+	rec, ok := decodeEntry(m)
+	if !ok {
 		return c.deadLetter(ctx, m, "", "undecodable", "the entry is not a signal record")
 	}
 	var err error

@@ -716,3 +716,74 @@ func TestTrimNeverDropsUnhandledEntries(t *testing.T) {
 	c.Now = time.Now
 	trim(0)
 }
+
+// batchHandler is a recordingHandler that also takes batches, and fails the
+// first batchFailures of them.
+type batchHandler struct {
+	recordingHandler
+	batches       [][]string
+	batchFailures int
+}
+
+func (h *batchHandler) HandleBatch(ctx context.Context, recs []Record) error {
+	h.mu.Lock()
+	h.batches = append(h.batches, keysOf(recs))
+	fail := len(h.batches) <= h.batchFailures
+	h.mu.Unlock()
+	if fail {
+		return errors.New("store unavailable")
+	}
+	for _, r := range recs {
+		if err := h.Handle(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestConsumerHandsBatchesToABatchHandler(t *testing.T) {
+	t.Run("one call for the batch, undecodable entries dead-lettered, all acknowledged", func(t *testing.T) {
+		e := newStreamEnv(t)
+		h := &batchHandler{}
+		c := e.consumer(t, "a", h)
+		recs := testRecords(t, risk.GridReport, "WG", 3)
+		e.append(t, recs[:2]...)
+		if err := e.rdb.XAdd(e.ctx, &redis.XAddArgs{Stream: e.stream.Key, Values: map[string]any{"r": "not json"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		e.append(t, recs[2])
+		if n, err := c.ReadOnce(e.ctx, 0); n != 4 || err != nil {
+			t.Fatalf("ReadOnce = %d, %v; want 4", n, err)
+		}
+		if len(h.batches) != 1 || !slices.Equal(h.batches[0], keysOf(recs)) {
+			t.Errorf("batches %v, want one of %v", h.batches, keysOf(recs))
+		}
+		if n := e.streamLen(t, e.stream.DeadLetter); n != 1 {
+			t.Errorf("%d dead letters, want 1", n)
+		}
+		if p := e.pending(t); p != 0 {
+			t.Errorf("%d pending, want 0", p)
+		}
+		if m := c.Metrics.(*recordingMetrics); len(m.processed) != 3 {
+			t.Errorf("metrics processed %v, want 3", m.processed)
+		}
+	})
+
+	t.Run("a failed batch is handled again one at a time", func(t *testing.T) {
+		e := newStreamEnv(t)
+		h := &batchHandler{batchFailures: 1}
+		h.failures = 1 // and the first record's first attempt fails too: it is retried
+		c := e.consumer(t, "a", h)
+		recs := testRecords(t, risk.Hotline, "H", 3)
+		e.append(t, recs...)
+		if n, err := c.ReadOnce(e.ctx, 0); n != 3 || err != nil {
+			t.Fatalf("ReadOnce = %d, %v; want 3", n, err)
+		}
+		if got := h.keys(); !slices.Equal(got, keysOf(recs)) {
+			t.Errorf("handled %v, want %v", got, keysOf(recs))
+		}
+		if p, d := e.pending(t), e.streamLen(t, e.stream.DeadLetter); p != 0 || d != 0 {
+			t.Errorf("%d pending, %d dead letters; want 0, 0", p, d)
+		}
+	})
+}

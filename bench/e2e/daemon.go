@@ -85,11 +85,30 @@ type timed struct {
 func (h timed) Handle(ctx context.Context, rec signals.Record) error {
 	err := h.inner.Handle(ctx, rec)
 	if err == nil {
-		if i, ok := h.tr.index(rec.ID); ok && h.tr.done[i].CompareAndSwap(0, time.Now().UnixNano()) {
-			h.tr.handled.Add(1)
+		h.done(&rec, time.Now())
+	}
+	return err
+}
+
+// timedBatch is timed for a handler that takes batches: each record of a
+// batch is done when the batch is.
+type timedBatch struct{ timed }
+
+func (h timedBatch) HandleBatch(ctx context.Context, recs []signals.Record) error {
+	err := h.inner.(signals.BatchHandler).HandleBatch(ctx, recs)
+	if err == nil {
+		now := time.Now()
+		for i := range recs {
+			h.done(&recs[i], now)
 		}
 	}
 	return err
+}
+
+func (h timed) done(rec *signals.Record, at time.Time) {
+	if i, ok := h.tr.index(rec.ID); ok && h.tr.done[i].CompareAndSwap(0, at.UnixNano()) {
+		h.tr.handled.Add(1)
+	}
 }
 
 // Daemon is riskd running in-process.
@@ -146,7 +165,12 @@ func startDaemonOn(t testing.TB, m Mode, tr *Tracker, redisURL, consumer string)
 		ConsumerBatch:     m.Batch,
 		NoConsumerMetrics: m.MetricsOff,
 		ConsumerBlock:     100 * time.Millisecond,
-		WrapHandler:       func(h signals.Handler) signals.Handler { return timed{h, tr} },
+		WrapHandler: func(h signals.Handler) signals.Handler {
+			if _, ok := h.(signals.BatchHandler); ok {
+				return timedBatch{timed{h, tr}}
+			}
+			return timed{h, tr}
+		},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

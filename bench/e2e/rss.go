@@ -231,7 +231,6 @@ func MeasureRSS(t testing.TB, subjects, seed int, rate float64, dur time.Duratio
 func clone(ctx context.Context, rdb *redis.Client, kind string, seeds, total int, ref func(int) string) (int, error) {
 	type tmpl struct {
 		dumps   map[string]string
-		history []redis.XMessage
 		counted string
 		level   string
 	}
@@ -242,12 +241,6 @@ func clone(ctx context.Context, rdb *redis.Client, kind string, seeds, total int
 		prefix := "fq:{" + kind + ":" + r + "}:"
 		tm := tmpl{dumps: map[string]string{}}
 		for _, k := range subjectKeys {
-			if k == "history" {
-				// Appended, not restored: a stream made by XADD holds a
-				// preallocated node, as riskd's do; a restored one does not.
-				tm.history, _ = rdb.XRange(ctx, prefix+k, "-", "+").Result()
-				continue
-			}
 			if v, err := rdb.Dump(ctx, prefix+k).Result(); err == nil {
 				tm.dumps[k] = v
 			}
@@ -272,9 +265,6 @@ func clone(ctx context.Context, rdb *redis.Client, kind string, seeds, total int
 			prefix := "fq:{" + kind + ":" + r + "}:"
 			for k, v := range tm.dumps {
 				pipe.RestoreReplace(ctx, prefix+k, 0, v)
-			}
-			for _, m := range tm.history {
-				pipe.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "history", MaxLen: 1000, Approx: true, Values: m.Values})
 			}
 			if tm.counted != "" {
 				pipe.HSet(ctx, countedKey, kindName+"/"+r, tm.counted)

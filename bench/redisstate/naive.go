@@ -272,8 +272,12 @@ func (n *Naive) score(ctx context.Context, id risk.SubjectID, unit, name string,
 		r.HDel(ctx, k.state, "signed_off", "signoff")
 	}
 	if prevLevel != a.Level.String() {
-		r.XAdd(ctx, &redis.XAddArgs{Stream: k.history, MaxLen: historyLen, Approx: true, Values: []any{
-			"event", "level", "from", prevLevel, "to", a.Level.String(), "at", at, "signal", a.Signal, "explanation", a.Explain()}})
+		from := ""
+		if prevLevel != "" {
+			from = `"from":"` + prevLevel + `",`
+		}
+		r.RPush(ctx, k.history, `{"event":"level",`+from+historyTail(&a))
+		r.LTrim(ctx, k.history, -historyLen, -1)
 	}
 	rev, err := r.HIncrBy(ctx, k.state, "rev", 1).Result()
 	if err != nil {
@@ -316,4 +320,16 @@ func (n *Naive) score(ctx context.Context, id risk.SubjectID, unit, name string,
 		r.ZAdd(ctx, boardKey(id.Kind, a.Level), redis.Z{Score: float64(raised.UnixMilli()), Member: id.Ref})
 	}
 	return o, nil
+}
+
+// historyTail is a level change's history entry as the scorer writes it
+// (internal/scoring's historyEntry), less its opening and its "from".
+func historyTail(a *risk.Assessment) string {
+	b, _ := json.Marshal(struct {
+		To          string `json:"to,omitempty"`
+		At          int64  `json:"at"`
+		Signal      string `json:"signal,omitempty"`
+		Explanation string `json:"explanation,omitempty"`
+	}{a.Level.String(), a.At.UnixMilli(), a.Signal, a.Explain()})
+	return string(b[1:])
 }

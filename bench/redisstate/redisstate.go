@@ -1,8 +1,9 @@
 // Package redisstate benchmarks the per-signal update of subjects' state in
 // Redis three ways, on the same signals:
 //
-//   - fengqiao: scoring.Scorer.Handle, the product's path: per subject the
-//     load, commit and index scripts (EVALSHA), one after the other;
+//   - fengqiao: scoring.Scorer.HandleBatch, the product's path, 64 records
+//     at a time as the consumer reads them: per round of records, one
+//     pipeline each of the subjects' load, commit and index scripts;
 //   - naive: Naive, the same changes made one plain command at a time;
 //   - ceiling: redis-benchmark, pipelined, sending the same scripts and
 //     commands with the same payloads, in the proportions fengqiao sends
@@ -113,10 +114,22 @@ type Handler interface {
 	Handle(ctx context.Context, rec signals.Record) error
 }
 
-// Run hands every record to h in turn, as the signal consumer does, and
+// Batch is how many records the signal consumer reads at a time.
+const Batch = 64
+
+// Run hands the records to h as the signal consumer does, Batch at a time
+// to a handler that takes batches (the Scorer), else one by one, and
 // returns how long it took.
 func Run(ctx context.Context, h Handler, recs []signals.Record) (time.Duration, error) {
 	start := time.Now()
+	if bh, ok := h.(signals.BatchHandler); ok {
+		for i := 0; i < len(recs); i += Batch {
+			if err := bh.HandleBatch(ctx, recs[i:min(i+Batch, len(recs))]); err != nil {
+				return 0, fmt.Errorf("records %d…: %w", i, err)
+			}
+		}
+		return time.Since(start), nil
+	}
 	for i := range recs {
 		if err := h.Handle(ctx, recs[i]); err != nil {
 			return 0, fmt.Errorf("record %d: %w", i, err)
@@ -135,9 +148,32 @@ func Scripts() (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A script's source is a string literal, or a sum of literals and
+		// string constants (a shared Lua function, then the script).
+		consts := map[string]string{}
+		var text func(e ast.Expr) (string, bool)
+		text = func(e ast.Expr) (string, bool) {
+			switch e := e.(type) {
+			case *ast.BasicLit:
+				v, err := strconv.Unquote(e.Value)
+				return v, err == nil
+			case *ast.Ident:
+				v, ok := consts[e.Name]
+				return v, ok
+			case *ast.BinaryExpr:
+				a, ok1 := text(e.X)
+				b, ok2 := text(e.Y)
+				return a + b, ok1 && ok2 && e.Op == token.ADD
+			}
+			return "", false
+		}
 		ast.Inspect(file, func(n ast.Node) bool {
 			vs, ok := n.(*ast.ValueSpec)
 			if !ok || len(vs.Names) != 1 || len(vs.Values) != 1 {
+				return true
+			}
+			if v, ok := text(vs.Values[0]); ok {
+				consts[vs.Names[0].Name] = v
 				return true
 			}
 			call, ok := vs.Values[0].(*ast.CallExpr)
@@ -147,10 +183,8 @@ func Scripts() (map[string]string, error) {
 			if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "NewScript" {
 				return true
 			}
-			if lit, ok := call.Args[0].(*ast.BasicLit); ok {
-				if src, err := strconv.Unquote(lit.Value); err == nil {
-					out[vs.Names[0].Name] = src
-				}
+			if src, ok := text(call.Args[0]); ok {
+				out[vs.Names[0].Name] = src
 			}
 			return true
 		})
@@ -216,9 +250,9 @@ func CommandStats(ctx context.Context, rdb *redis.Client) (map[string][2]float64
 
 // Sample is a subject's payloads as the Scorer stored them, for the ceiling.
 type Sample struct {
-	Event, Key, At                 string // an event's JSON, key and time (ms)
-	Assessment, Explanation, Unit  string
-	Name, Sealed, Signal, RaisedMs string
+	Event, Key, At                  string // an event's JSON, key and time (ms)
+	Assessment, Unit                string
+	Name, Sealed, History, RaisedMs string // History: a level change's entry after its "from"
 }
 
 // SampleFrom reads a person's payloads from a store the Scorer filled.
@@ -237,8 +271,8 @@ func SampleFrom(ctx context.Context, rdb *redis.Client, rec signals.Record) (Sam
 		return Sample{}, err
 	}
 	return Sample{Event: evs[0], Key: rec.Key(), At: strconv.FormatInt(rec.OccurredAt.UnixMilli(), 10),
-		Assessment: h["assessment"], Explanation: a.Explain(), Unit: h["unit"], Name: h["name"], Sealed: h["sealed"],
-		Signal: a.Signal, RaisedMs: h["updated_ms"]}, nil
+		Assessment: h["assessment"], Unit: h["unit"], Name: h["name"], Sealed: h["sealed"],
+		History: historyTail(&a), RaisedMs: h["updated_ms"]}, nil
 }
 
 // Command is one command of the ceiling's mix, in redis-benchmark's form
@@ -267,7 +301,7 @@ func CeilingMix(m Mix, sh map[string]string, s Sample, persons, disputes int, no
 	}
 	commit := func(key func(string) string, name, sealed string) []string {
 		return []string{"EVALSHA", sh["commitScript"], "2", key("c-state"), key("c-history"), "0", "green", s.Assessment,
-			strconv.FormatInt(now.UnixMilli(), 10), s.Unit, name, "false", s.Signal, s.Explanation, strconv.Itoa(historyLen), "", sealed}
+			strconv.FormatInt(now.UnixMilli(), 10), s.Unit, name, "false", s.History, strconv.Itoa(historyLen), "", sealed}
 	}
 	index := func(kind risk.Kind) []string {
 		args := []string{"EVALSHA", sh["indexScript"], "6", countedKey, countsKey}
@@ -344,7 +378,7 @@ func Ceiling(ctx context.Context, rdb *redis.Client, addr string, scripts map[st
 }
 
 // Dump is a store's content, for comparing two stores: each key's type and
-// contents (streams by their entries' fields, not their ids).
+// contents (streams by their entries' fields, sorted, not their ids).
 func Dump(ctx context.Context, rdb *redis.Client) (map[string]string, error) {
 	out := map[string]string{}
 	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
@@ -371,14 +405,23 @@ func Dump(ctx context.Context, rdb *redis.Client) (map[string]string, error) {
 				return strings.Compare(fmt.Sprint(a.Score, a.Member), fmt.Sprint(b.Score, b.Member))
 			})
 			v = fmt.Sprint(z)
+		case "list":
+			l, err := rdb.LRange(ctx, k, 0, -1).Result()
+			if err != nil {
+				return nil, err
+			}
+			v = strings.Join(l, "\n")
 		case "stream":
 			msgs, err := rdb.XRange(ctx, k, "-", "+").Result()
 			if err != nil {
 				return nil, err
 			}
-			for _, m := range msgs {
-				v += fmt.Sprint(m.Values) + "\n"
+			lines := make([]string, len(msgs))
+			for i, m := range msgs {
+				lines[i] = fmt.Sprint(m.Values)
 			}
+			slices.Sort(lines) // a batch publishes its subjects' changes in another order
+			v = strings.Join(lines, "\n")
 		default:
 			v = typ
 		}

@@ -68,16 +68,22 @@ return 1
 // and it), the next scoring of the subject, a redelivery or a sweep, repairs
 // it.
 func (s *Scorer) index(ctx context.Context, id risk.SubjectID, level risk.Level, unit string, rev int64, raisedAt time.Time) error {
-	keys := []string{countedKey(s.countTier), countsKey(s.countTier)}
+	keys, args := s.indexArgs(id, level, unit, rev, raisedAt)
+	if err := indexScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+		return fmt.Errorf("update the board: %w", err)
+	}
+	return nil
+}
+
+// indexArgs are the index script's keys and arguments.
+func (s *Scorer) indexArgs(id risk.SubjectID, level risk.Level, unit string, rev int64, raisedAt time.Time) ([]string, []any) {
+	keys := make([]string, 0, 2+len(risk.Levels)-1)
+	keys = append(keys, countedKey(s.countTier), countsKey(s.countTier))
 	for _, l := range risk.Levels[1:] {
 		keys = append(keys, boardKey(id.Kind, l))
 	}
 	field := string(id.Kind) + "/" + level.String() + "/" + UnitAt(unit, s.countTier)
-	err := indexScript.Run(ctx, s.rdb, keys, id.String(), id.Ref, rev, int(level), field, raisedAt.UnixMilli()).Err()
-	if err != nil {
-		return fmt.Errorf("update the board: %w", err)
-	}
-	return nil
+	return keys, []any{id.String(), id.Ref, rev, int(level), field, raisedAt.UnixMilli()}
 }
 
 // UnitAt is the code of the unit of the given tier that the unit with code

@@ -50,7 +50,7 @@ func (s *Scorer) SetOverride(ctx context.Context, id risk.SubjectID, o engine.Ov
 		return 0, invalid("until: an override lasts at most 30 days; set it again if it must go on")
 	}
 	b, _ := json.Marshal(overrideOf(o))
-	if err := s.record(ctx, id, "override", b, map[string]any{"to": o.Level.String(), "officer": o.Officer, "reason": o.Reason}); err != nil {
+	if err := s.record(ctx, id, "override", b, historyEntry{To: o.Level.String(), Officer: o.Officer, Reason: o.Reason}); err != nil {
 		return 0, err
 	}
 	if err := s.rdb.ZAdd(ctx, overridesKey, redis.Z{Score: float64(o.Until.UnixMilli()), Member: id.String()}).Err(); err != nil {
@@ -74,7 +74,7 @@ func (s *Scorer) ClearOverride(ctx context.Context, id risk.SubjectID, officer, 
 	if strings.TrimSpace(officer) == "" || strings.TrimSpace(reason) == "" {
 		return 0, invalid("officer and reason: say who ends the override and why")
 	}
-	if err := s.record(ctx, id, "override_cleared", nil, map[string]any{"officer": officer, "reason": reason}); err != nil {
+	if err := s.record(ctx, id, "override_cleared", nil, historyEntry{Officer: officer, Reason: reason}); err != nil {
 		return 0, err
 	}
 	s.rdb.ZRem(ctx, overridesKey, id.String())
@@ -100,7 +100,7 @@ func (s *Scorer) SignOff(ctx context.Context, id risk.SubjectID, officer, reason
 	}
 	so := SignOff{Officer: officer, Reason: reason, At: s.now(), Level: cur.Level}
 	b, _ := json.Marshal(so)
-	if err := s.record(ctx, id, "signoff", b, map[string]any{"from": cur.Level.String(), "officer": officer, "reason": reason}); err != nil {
+	if err := s.record(ctx, id, "signoff", b, historyEntry{From: cur.Level.String(), Officer: officer, Reason: reason}); err != nil {
 		return 0, err
 	}
 	return s.Rescore(ctx, id)
@@ -108,7 +108,7 @@ func (s *Scorer) SignOff(ctx context.Context, id risk.SubjectID, officer, reason
 
 // record stores an override (field override), clears it (b nil), or stores
 // a sign-off, and appends the act to the subject's history, in one step.
-func (s *Scorer) record(ctx context.Context, id risk.SubjectID, event string, b []byte, fields map[string]any) error {
+func (s *Scorer) record(ctx context.Context, id risk.SubjectID, event string, b []byte, entry historyEntry) error {
 	k := keysOf(id)
 	exists, err := s.rdb.HExists(ctx, k.state, "assessment").Result()
 	if err != nil {
@@ -117,8 +117,11 @@ func (s *Scorer) record(ctx context.Context, id risk.SubjectID, event string, b 
 	if !exists {
 		return ErrNotFound
 	}
-	fields["event"] = event
-	fields["at"] = s.now().UnixMilli()
+	entry.Event, entry.At = event, s.now().UnixMilli()
+	e, err := json.Marshal(entry)
+	if err != nil {
+		return fmt.Errorf("encode history entry: %w", err)
+	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		switch event {
 		case "override":
@@ -128,7 +131,7 @@ func (s *Scorer) record(ctx context.Context, id risk.SubjectID, event string, b 
 		case "signoff":
 			p.HSet(ctx, k.state, "signed_off", "1", "signoff", b)
 		}
-		p.XAdd(ctx, &redis.XAddArgs{Stream: k.history, MaxLen: historyLen, Approx: true, Values: fields})
+		recordScript.Eval(ctx, p, []string{k.history}, e, historyLen) // EVAL, not EVALSHA: a transaction cannot load a missing script
 		return nil
 	})
 	if err != nil {

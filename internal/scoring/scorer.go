@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +19,6 @@ import (
 	"fengqiao/engine"
 	"fengqiao/jurisdiction"
 	"fengqiao/risk"
-	"fengqiao/rules"
 	"fengqiao/signals"
 )
 
@@ -175,87 +175,148 @@ type identity struct {
 // score adds ev (if any) and ln (if any) to a subject and scores it,
 // retrying when another writer added an event in between.
 func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID, unit string, who identity, ev *engine.Event, ln link) (outcome, error) {
-	keep := time.Duration(rules.MaxRetention) // not the ruleset's longest window: a later ruleset may look further back
-	add := ev
+	p := &pass{id: id, e: e, unit: unit, who: who, ev: ev, ln: ln}
+	if ev != nil {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return outcome{}, fmt.Errorf("encode event: %w", err)
+		}
+		p.evJSON = b
+	}
+	return s.retry(ctx, p, 0)
+}
+
+// retry scores p's subject from its attempt-th attempt: from the first, it
+// adds p's event and link; from a later one, it only scores again.
+func (s *Scorer) retry(ctx context.Context, p *pass, attempt int) (outcome, error) {
 	// A change with no signal behind it (a re-score, an override, a spread)
 	// is named by when it was first scored, so that the same subject rising
 	// the same way again later is a new change, and a retry the same one.
 	cause := "rescore:" + strconv.FormatInt(s.now().UnixMilli(), 10)
-	if ev != nil {
-		cause = ev.Key
+	if p.ev != nil {
+		cause = p.ev.Key
 	}
-	for attempt := 0; ; attempt++ {
-		now := s.now()
-		snap, err := s.load(ctx, id, add, ln, now, keep)
+	for ; ; attempt++ {
+		if attempt > 0 {
+			p.evJSON, p.ln = nil, link{} // already recorded; just score again
+		}
+		if attempt > 3 { // a busy subject: step aside a moment, at random, so one writer wins
+			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-4, 4))))
+		}
+		p.now = s.now()
+		keys, args, err := p.loadArgs()
 		if err != nil {
 			return outcome{}, err
 		}
-		start := time.Now()
-		home := unit
-		if snap.unit != "" {
-			home = snap.unit // a subject stays in the unit that first reported it
+		res, err := loadScript.Run(ctx, s.rdb, keys, args...).Slice()
+		if err != nil {
+			return outcome{}, fmt.Errorf("update subject state: %w", err)
 		}
-		st := engine.State{Subject: id, Unit: home, Weak: who.weak, Events: snap.events, Trigger: ev,
-			Previous: snap.previous, Links: snap.links, Override: snap.override}
-		a := e.Evaluate(st, now)
-		s.evalSeconds.Observe(time.Since(start).Seconds())
-		s.evaluations.WithLabelValues(string(id.Kind)).Inc()
-		for _, re := range a.Errors {
-			s.log.Warn("rule failed", "rule", re.ID, "subject", id.String(), "err", re.Error)
+		p.snap = parseSnapshot(p.id, res)
+		s.evaluate(p)
+		if err := s.publish(ctx, p, cause); err != nil {
+			return p.o, err
 		}
-		o := outcome{level: a.Level, known: snap.previous != nil}
-		if o.known {
-			o.prev = snap.previous.Level
+		keys, args, err = p.commitArgs()
+		if err != nil {
+			return p.o, err
 		}
-		rose := a.Level > o.prev
-		if rose || (o.known && a.Level < o.prev) {
-			// Publish before committing: if the commit is lost the signal is
-			// redelivered and the same event (same ID) published again, which
-			// the alert side recognises; a lost alert could not be recovered.
-			// A fall is published too, so that alerts above it resolve; it
-			// is never paged.
-			err := s.alerts.Publish(ctx, alerts.Event{
-				ID: alerts.EventID(id, a.Level, cause), Subject: id, Unit: st.Unit,
-				From: o.prev, To: a.Level, At: now, Signal: a.Signal,
-				Explanation: a.Explain(), RulesetVersion: a.RulesetVersion,
-			})
-			if err != nil {
-				return o, err
-			}
-		}
-		rev, err := s.commit(ctx, snap, a, who, rose)
+		rev, err := parseCommit(commitScript.Run(ctx, s.rdb, keys, args...).Result())
 		if errors.Is(err, errStale) && attempt < maxStale {
-			add, ln = nil, link{} // already recorded; just score again
-			if attempt >= 3 {     // a busy subject: step aside a moment, at random, so one writer wins
-				time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-3, 4))))
-			}
 			continue
 		}
 		if err != nil {
-			return o, err
+			return p.o, err
 		}
-		raised := now
-		if !rose && snap.previous != nil {
-			raised = snap.previous.RaisedAt
-		}
-		if err := s.index(ctx, id, a.Level, a.Unit, rev, raised); err != nil {
-			return o, err
+		if err := s.index(ctx, p.id, p.a.Level, p.a.Unit, rev, p.raised()); err != nil {
+			return p.o, err
 		}
 		if sh := s.rules.Shadow(); sh != nil {
-			if err := s.shadow(ctx, sh, st, a, now); err != nil {
-				s.log.Warn("record the shadow assessment", "subject", id.String(), "err", err)
+			if err := s.shadow(ctx, sh, p.st, p.a, p.now); err != nil {
+				s.log.Warn("record the shadow assessment", "subject", p.id.String(), "err", err)
 			}
 		}
-		switch {
-		case a.Level > o.prev:
-			s.changes.WithLabelValues(string(id.Kind), "rise").Inc()
-		case a.Level < o.prev:
-			s.changes.WithLabelValues(string(id.Kind), "fall").Inc()
-		}
-		if o.known && a.Level != o.prev {
-			s.log.Info("level changed", "subject", id.String(), "from", o.prev.String(), "to", a.Level.String(), "signal", a.Signal)
-		}
-		return o, nil
+		s.observe(p)
+		return p.o, nil
+	}
+}
+
+// pass is one scoring of one subject: what it adds, what was read, and the
+// assessment made of it.
+type pass struct {
+	id     risk.SubjectID
+	e      *engine.Engine
+	unit   string // the unit of the record, for a subject not yet scored
+	who    identity
+	ev     *engine.Event // the signal's event; nil for a re-score
+	evJSON []byte        // ev to record, encoded; nil once recorded (or for a re-score)
+	ln     link          // a link to record, if any
+
+	now  time.Time
+	snap snapshot
+	st   engine.State
+	a    risk.Assessment
+	o    outcome
+	rose bool
+	rev  int64 // the commit's revision; 0 while not committed
+}
+
+// evaluate scores the subject as read into p.snap at p.now.
+func (s *Scorer) evaluate(p *pass) {
+	start := time.Now()
+	home := p.unit
+	if p.snap.unit != "" {
+		home = p.snap.unit // a subject stays in the unit that first reported it
+	}
+	p.st = engine.State{Subject: p.id, Unit: home, Weak: p.who.weak, Events: p.snap.events, Trigger: p.ev,
+		Previous: p.snap.previous, Links: p.snap.links, Override: p.snap.override}
+	p.a = p.e.Evaluate(p.st, p.now)
+	s.evalSeconds.Observe(time.Since(start).Seconds())
+	s.evaluations.WithLabelValues(string(p.id.Kind)).Inc()
+	for _, re := range p.a.Errors {
+		s.log.Warn("rule failed", "rule", re.ID, "subject", p.id.String(), "err", re.Error)
+	}
+	p.o = outcome{level: p.a.Level, known: p.snap.previous != nil}
+	if p.o.known {
+		p.o.prev = p.snap.previous.Level
+	}
+	p.rose = p.a.Level > p.o.prev
+}
+
+// publish sends a change of level to the alerts. It runs before the commit:
+// if the commit is lost the signal is redelivered and the same event (same
+// ID) published again, which the alert side recognises; a lost alert could
+// not be recovered. A fall is published too, so that alerts above it
+// resolve; it is never paged.
+func (s *Scorer) publish(ctx context.Context, p *pass, cause string) error {
+	if !p.rose && !(p.o.known && p.a.Level < p.o.prev) {
+		return nil
+	}
+	return s.alerts.Publish(ctx, alerts.Event{
+		ID: alerts.EventID(p.id, p.a.Level, cause), Subject: p.id, Unit: p.st.Unit,
+		From: p.o.prev, To: p.a.Level, At: p.now, Signal: p.a.Signal,
+		Explanation: p.a.Explain(), RulesetVersion: p.a.RulesetVersion,
+	})
+}
+
+// raised is when the subject rose to its level, for the board.
+func (p *pass) raised() time.Time {
+	if !p.rose && p.snap.previous != nil {
+		return p.snap.previous.RaisedAt
+	}
+	return p.now
+}
+
+// observe counts and logs a stored change of level.
+func (s *Scorer) observe(p *pass) {
+	switch {
+	case p.a.Level > p.o.prev:
+		s.changes.WithLabelValues(string(p.id.Kind), "rise").Inc()
+	case p.a.Level < p.o.prev:
+		s.changes.WithLabelValues(string(p.id.Kind), "fall").Inc()
+	}
+	if p.o.known && p.a.Level != p.o.prev {
+		s.log.Info("level changed", "subject", p.id.String(), "from", p.o.prev.String(), "to", p.a.Level.String(), "signal", p.a.Signal)
 	}
 }
 

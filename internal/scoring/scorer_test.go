@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"fengqiao/alerts"
 	"fengqiao/engine"
@@ -398,3 +399,45 @@ func TestBoard(t *testing.T) {
 func (f fixedRules) Shadow() *engine.Engine { return nil }
 
 func (f fixedRules) EngineFor(string) *engine.Engine { return f.e }
+
+// A history kept as a stream, as it was before the list, is converted on the
+// next change, entry by entry, and read the same before and after.
+func TestStreamHistoryIsConverted(t *testing.T) {
+	s, _, clk := newScorer(t, compile(t, "../../fixtures/rules"))
+	ctx := context.Background()
+	person := risk.SubjectID{Kind: risk.Person, Ref: personRef}
+	if err := s.Handle(ctx, threat("GR-1", clk.Now().Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	key := keysOf(person).history
+	at := clk.Now().Add(-2 * time.Hour).UnixMilli()
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range [][]any{
+		{"event", "level", "from", "", "to", "blue", "at", at, "signal", "grid_report:GR-0", "explanation", "网格上报"},
+		{"event", "override", "to", "yellow", "at", at + 1, "officer", "李明", "reason", "已落实稳控措施"},
+	} {
+		if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: key, Values: v}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := s.History(ctx, person, 10)
+	if err != nil || len(before) != 2 || before[0].Officer != "李明" || before[1].To != "blue" {
+		t.Fatalf("stream history = %+v, %v", before, err)
+	}
+	clk.Add(31 * 24 * time.Hour) // the threat ages out: a fall, appended to the history
+	if _, err := s.Rescore(ctx, person); err != nil {
+		t.Fatal(err)
+	}
+	if typ := s.rdb.Type(ctx, key).Val(); typ != "list" {
+		t.Fatalf("history kept as %s", typ)
+	}
+	after, err := s.History(ctx, person, 10)
+	if err != nil || len(after) != 3 {
+		t.Fatalf("history = %+v, %v", after, err)
+	}
+	if after[0].From != "orange" || after[0].Event != "level" || after[1] != before[0] || after[2] != before[1] {
+		t.Errorf("converted history = %+v\nwas %+v", after, before)
+	}
+}

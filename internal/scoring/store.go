@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"fengqiao/engine"
 	"fengqiao/risk"
+	"fengqiao/rules"
 )
 
 // maxEvents bounds the signals kept per subject; the oldest go first.
@@ -75,28 +77,82 @@ for _, v in ipairs(redis.call('HVALS', KEYS[2])) do out[#out + 1] = v end
 return out
 `)
 
+// historyScript is the Lua that keeps a subject's level history: a list of
+// JSON entries, oldest first, capped at historyLen. A history written as a
+// stream (before the list) is converted on the first append, entry by
+// entry, so nothing is lost. appendHistory(key, entry, cap).
+const historyScript = `
+local function appendHistory(key, entry, cap)
+  if redis.call('TYPE', key).ok == 'stream' then
+    local old = redis.call('XRANGE', key, '-', '+')
+    redis.call('DEL', key)
+    for _, e in ipairs(old) do
+      local t = {}
+      for i = 1, #e[2], 2 do
+        if e[2][i + 1] ~= '' then t[e[2][i]] = e[2][i + 1] end
+      end
+      if t.at then t.at = tonumber(t.at) end
+      redis.call('RPUSH', key, cjson.encode(t))
+    end
+  end
+  redis.call('RPUSH', key, entry)
+  redis.call('LTRIM', key, -tonumber(cap), -1)
+end
+`
+
 // commitScript writes an assessment if no event was added since it was read
 // (the sequence still matches). On a rise it notes the time and forgets any
 // sign-off; on any change it appends to the level history. It returns
 // 'stale', or the previous level and the commit's revision, which orders the
 // subject's commits for the index step. KEYS: state, history. ARGV: seq, level,
-// assessment JSON, at (ms), unit, name, weak, signal, explanation, history
-// length, rose ('1' or ”).
-var commitScript = redis.NewScript(`
+// assessment JSON, at (ms), unit, name, weak, the history entry's JSON after
+// its "from" (see historyTail), history length, rose (1 or empty), sealed.
+var commitScript = redis.NewScript(historyScript + `
 if (redis.call('HGET', KEYS[1], 'seq') or '0') ~= ARGV[1] then return 'stale' end
 local prev = redis.call('HGET', KEYS[1], 'level') or ''
 redis.call('HSET', KEYS[1], 'level', ARGV[2], 'assessment', ARGV[3], 'updated_ms', ARGV[4], 'unit', ARGV[5], 'weak', ARGV[7])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'name', ARGV[6]) end
-if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'sealed', ARGV[12]) end
-if ARGV[11] == '1' then
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'sealed', ARGV[11]) end
+if ARGV[10] == '1' then
   redis.call('HSET', KEYS[1], 'raised_ms', ARGV[4])
   redis.call('HDEL', KEYS[1], 'signed_off', 'signoff')
 end
 if prev ~= ARGV[2] then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 'event', 'level', 'from', prev, 'to', ARGV[2], 'at', ARGV[4], 'signal', ARGV[8], 'explanation', ARGV[9])
+  local from = ''
+  if prev ~= '' then from = '"from":"' .. prev .. '",' end
+  appendHistory(KEYS[2], '{"event":"level",' .. from .. ARGV[8], ARGV[9])
 end
 return {prev, redis.call('HINCRBY', KEYS[1], 'rev', 1)}
 `)
+
+// recordScript appends an entry to a subject's history. KEYS: history.
+// ARGV: entry JSON, history length.
+var recordScript = redis.NewScript(historyScript + `
+appendHistory(KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
+// historyEntry is a history entry as stored: Change with the time in
+// milliseconds and empty fields left out.
+type historyEntry struct {
+	Event       string `json:"event"`
+	From        string `json:"from,omitempty"`
+	To          string `json:"to,omitempty"`
+	At          int64  `json:"at"`
+	Signal      string `json:"signal,omitempty"`
+	Officer     string `json:"officer,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Explanation string `json:"explanation,omitempty"`
+}
+
+// historyTail is a level change's history entry as JSON, less its opening
+// and its "from", which only the commit script knows: the script writes
+// {"event":"level","from":"<previous>", then this.
+func historyTail(a *risk.Assessment) string {
+	b, _ := json.Marshal(historyEntry{Event: "level", To: a.Level.String(), At: a.At.UnixMilli(), Signal: a.Signal, Explanation: a.Explain()})
+	const head = `{"event":"level",`
+	return string(b[len(head):])
+}
 
 var errStale = errors.New("subject changed while it was being scored")
 
@@ -107,6 +163,7 @@ type snapshot struct {
 	previous *engine.Previous
 	override *engine.Override
 	links    []engine.Link
+	persons  []string // a dispute's persons
 	events   []engine.Event
 	unit     string // the subject's home unit, "" for a new subject
 }
@@ -114,22 +171,31 @@ type snapshot struct {
 // link is a link to record while loading: field and value of the links hash.
 type link struct{ field, value string }
 
-func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, ln link, now time.Time, keep time.Duration) (snapshot, error) {
-	k := keysOf(id)
-	args := []any{"", 0, "", now.Add(-keep).UnixMilli(), maxEvents, ln.field, ln.value}
-	if ev != nil {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return snapshot{}, fmt.Errorf("encode event: %w", err)
+// loadArgs are the load script's keys and arguments for p: record its event
+// and link (if any), and read its state as of p.now.
+func (p *pass) loadArgs() ([]string, []any, error) {
+	keep := time.Duration(rules.MaxRetention) // not the ruleset's longest window: a later ruleset may look further back
+	k := keysOf(p.id)
+	args := []any{"", 0, "", p.now.Add(-keep).UnixMilli(), maxEvents, p.ln.field, p.ln.value}
+	if p.evJSON != nil {
+		args[0], args[1], args[2] = p.ev.Key, p.ev.At.UnixMilli(), p.evJSON
+	}
+	return []string{k.idx, k.events, k.state, k.links}, args, nil
+}
+
+// parseSnapshot reads the load script's answer for subject id.
+func parseSnapshot(id risk.SubjectID, res []any) snapshot {
+	str := func(i int) string {
+		if i >= len(res) {
+			return ""
 		}
-		args[0], args[1], args[2] = ev.Key, ev.At.UnixMilli(), b
+		v, _ := res[i].(string)
+		return v
 	}
-	res, err := loadScript.Run(ctx, s.rdb, []string{k.idx, k.events, k.state, k.links}, args...).Slice()
-	if err != nil {
-		return snapshot{}, fmt.Errorf("update subject state: %w", err)
-	}
-	str := func(i int) string { v, _ := res[i].(string); return v }
 	snap := snapshot{}
+	if len(res) < 7 {
+		return snap
+	}
 	snap.seq, _ = res[0].(int64)
 	snap.prev = str(1)
 	if l, err := risk.ParseLevel(snap.prev); err == nil && snap.prev != "" {
@@ -146,11 +212,14 @@ func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, 
 	snap.unit = str(5)
 	n, _ := res[6].(int64)
 	i := 7
-	for ; i < 7+2*int(n); i += 2 {
-		if id.Kind == risk.Person { // a person's links are its disputes, with their levels
+	for ; i < min(7+2*int(n), len(res)); i += 2 {
+		switch id.Kind {
+		case risk.Person: // a person's links are its disputes, with their levels
 			if l, err := risk.ParseLevel(str(i + 1)); err == nil {
 				snap.links = append(snap.links, engine.Link{Subject: risk.SubjectID{Kind: risk.Dispute, Ref: str(i)}, Level: l})
 			}
+		case risk.Dispute:
+			snap.persons = append(snap.persons, str(i))
 		}
 	}
 	for ; i < len(res); i++ {
@@ -159,22 +228,27 @@ func (s *Scorer) load(ctx context.Context, id risk.SubjectID, ev *engine.Event, 
 			snap.events = append(snap.events, e)
 		}
 	}
-	return snap, nil
+	return snap
 }
 
-// commit stores an assessment and returns the commit's revision.
-func (s *Scorer) commit(ctx context.Context, snap snapshot, a risk.Assessment, who identity, rose bool) (int64, error) {
-	b, err := json.Marshal(a)
+// commitArgs are the commit script's keys and arguments for p's assessment.
+func (p *pass) commitArgs() ([]string, []any, error) {
+	b, err := json.Marshal(p.a)
 	if err != nil {
-		return 0, fmt.Errorf("encode assessment: %w", err)
+		return nil, nil, fmt.Errorf("encode assessment: %w", err)
 	}
-	k := keysOf(a.Subject)
-	roseArg := ""
-	if rose {
-		roseArg = "1"
+	k := keysOf(p.id)
+	rose := ""
+	if p.rose {
+		rose = "1"
 	}
-	res, err := commitScript.Run(ctx, s.rdb, []string{k.state, k.history},
-		snap.seq, a.Level.String(), b, a.At.UnixMilli(), a.Unit, who.name, strconv.FormatBool(who.weak), a.Signal, a.Explain(), historyLen, roseArg, who.sealed).Result()
+	return []string{k.state, k.history}, []any{p.snap.seq, p.a.Level.String(), b, p.a.At.UnixMilli(), p.a.Unit,
+		p.who.name, strconv.FormatBool(p.who.weak), historyTail(&p.a), historyLen, rose, p.who.sealed}, nil
+}
+
+// parseCommit reads the commit script's answer: the commit's revision, or
+// errStale.
+func parseCommit(res any, err error) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store assessment: %w", err)
 	}
@@ -315,7 +389,29 @@ type Change struct {
 
 // History returns up to n of a subject's history entries, newest first.
 func (s *Scorer) History(ctx context.Context, id risk.SubjectID, n int64) ([]Change, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, keysOf(id).history, "+", "-", n).Result()
+	key := keysOf(id).history
+	raw, err := s.rdb.LRange(ctx, key, -n, -1).Result()
+	if err != nil && strings.Contains(err.Error(), "WRONGTYPE") {
+		return s.streamHistory(ctx, key, n) // not yet converted: nothing changed since the list came in
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read level history: %w", err)
+	}
+	out := make([]Change, 0, len(raw))
+	for i := len(raw) - 1; i >= 0; i-- {
+		var e historyEntry
+		if json.Unmarshal([]byte(raw[i]), &e) != nil {
+			continue
+		}
+		out = append(out, Change{Event: e.Event, From: e.From, To: e.To, At: time.UnixMilli(e.At).UTC(),
+			Signal: e.Signal, Officer: e.Officer, Reason: e.Reason, Explanation: e.Explanation})
+	}
+	return out, nil
+}
+
+// streamHistory reads a history still kept as a stream.
+func (s *Scorer) streamHistory(ctx context.Context, key string, n int64) ([]Change, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, key, "+", "-", n).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read level history: %w", err)
 	}
