@@ -78,6 +78,25 @@ func (s *Stream) Publish(ctx context.Context, e Event) error {
 	return nil
 }
 
+// PublishAll appends events in order, in one round trip.
+func (s *Stream) PublishAll(ctx context.Context, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for i := range events {
+		b, err := json.Marshal(&events[i])
+		if err != nil {
+			return fmt.Errorf("encode alert event: %w", err)
+		}
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.key, MaxLen: 1_000_000, Approx: true, Values: map[string]any{"e": b}})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("publish alert events: %w", err)
+	}
+	return nil
+}
+
 // Recent returns up to n of the latest events, newest first.
 func (s *Stream) Recent(ctx context.Context, n int64) ([]Event, error) {
 	msgs, err := s.rdb.XRevRangeN(ctx, s.key, "+", "-", n).Result()

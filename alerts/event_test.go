@@ -31,3 +31,24 @@ func TestPublishAndRecent(t *testing.T) {
 		t.Errorf("title %q", title)
 	}
 }
+
+func TestPublishAllKeepsOrder(t *testing.T) {
+	s := NewStream(redistest.Start(t).Client(t))
+	ctx := context.Background()
+	var events []Event
+	for i, ref := range []string{"TZ-1", "TZ-2", "TZ-3"} {
+		d := risk.SubjectID{Kind: risk.Dispute, Ref: ref}
+		events = append(events, Event{ID: EventID(d, risk.Blue, "grid_report:1"), Subject: d, From: risk.Green, To: risk.Blue,
+			At: time.Date(2026, 11, 22, 10, i, 0, 0, time.UTC)})
+	}
+	if err := s.PublishAll(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PublishAll(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Recent(ctx, 10)
+	if err != nil || len(got) != 3 || got[0].Subject.Ref != "TZ-3" || got[2].Subject.Ref != "TZ-1" {
+		t.Fatalf("Recent = %+v, %v", got, err)
+	}
+}

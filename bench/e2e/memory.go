@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -29,9 +28,11 @@ type SubjectMemory struct {
 	Signals50 float64         // signals kept per subject, median
 	BySignals map[int]float64 // median bytes of subjects with 1, 2, 3… signals
 	ByKey     []float64       // median bytes of each of subjectKeys, then the counts index share
-	// Assessment is the median size of the stored assessment (JSON), and
-	// NotFired that of its list of the rules that did not fire.
-	Assessment, NotFired float64
+	// Assessment is the median size of the stored assessment (JSON).
+	Assessment float64
+	// P50Listpack is P50 once Redis keeps hashes with values up to 1 KiB
+	// compactly (hash-max-listpack-value 1024, against 64 by default).
+	P50Listpack float64
 }
 
 func (m SubjectMemory) String() string {
@@ -51,7 +52,7 @@ func (m SubjectMemory) String() string {
 		keys = append(keys, fmt.Sprintf("%s:%.0f", name, b))
 	}
 	return s + " bytes_by_signals=" + strings.Join(by, ",") + " median_bytes_by_key=" + strings.Join(keys, ",") +
-		fmt.Sprintf(" assessment_json_bytes=%.0f not_fired_json_bytes=%.0f", m.Assessment, m.NotFired)
+		fmt.Sprintf(" assessment_json_bytes=%.0f bytes_p50_listpack_1024=%.0f", m.Assessment, m.P50Listpack)
 }
 
 // MeasureSubjects samples up to n subjects of kind ("p" or "d").
@@ -92,15 +93,10 @@ func MeasureSubjects(ctx context.Context, rdb *redis.Client, kind string, n int)
 	by := map[int][]float64{}
 	var sigs []float64
 	perKey := make([][]float64, len(subjectKeys))
-	var aSizes, nfSizes []float64
+	var aSizes []float64
 	for i := range prefixes {
 		if a := assessments[i].Val(); a != "" {
-			var v struct {
-				NotFired json.RawMessage `json:"not_fired"`
-			}
-			_ = json.Unmarshal([]byte(a), &v)
 			aSizes = append(aSizes, float64(len(a)))
-			nfSizes = append(nfSizes, float64(len(v.NotFired)+len(`,"not_fired":`)))
 		}
 		b := share
 		for j, c := range usage[i] {
@@ -120,14 +116,47 @@ func MeasureSubjects(ctx context.Context, rdb *redis.Client, kind string, n int)
 	for _, v := range perKey {
 		m.ByKey = append(m.ByKey, loadgen.Median(v))
 	}
-	m.Assessment, m.NotFired = loadgen.Median(aSizes), loadgen.Median(nfSizes)
+	m.Assessment = loadgen.Median(aSizes)
 	m.ByKey = append(m.ByKey, share)
 	for k, v := range by {
 		if len(v) >= 5 {
 			m.BySignals[k] = loadgen.Median(v)
 		}
 	}
-	return m, nil
+	var err error
+	m.P50Listpack, err = listpacked(ctx, rdb, prefixes, share)
+	return m, err
+}
+
+// listpacked re-encodes the sampled subjects' hashes as Redis would keep
+// them with hash-max-listpack-value 1024 (DUMP, then RESTORE, which encodes
+// anew under the setting in force) and returns their median size. It leaves
+// the setting as it found it.
+func listpacked(ctx context.Context, rdb *redis.Client, prefixes []string, share float64) (float64, error) {
+	was, err := rdb.ConfigGet(ctx, "hash-max-listpack-value").Result()
+	if err != nil {
+		return 0, err
+	}
+	if err := rdb.ConfigSet(ctx, "hash-max-listpack-value", "1024").Err(); err != nil {
+		return 0, err
+	}
+	defer rdb.ConfigSet(ctx, "hash-max-listpack-value", was["hash-max-listpack-value"])
+	sizes := make([]float64, 0, len(prefixes))
+	for _, p := range prefixes {
+		b := share
+		for _, k := range subjectKeys {
+			if v, err := rdb.Dump(ctx, p+k).Result(); err == nil {
+				if err := rdb.RestoreReplace(ctx, p+k, 0, v).Err(); err != nil {
+					return 0, err
+				}
+			}
+			u, _ := rdb.MemoryUsage(ctx, p+k, 0).Result()
+			b += float64(u)
+		}
+		sizes = append(sizes, b)
+	}
+	slices.Sort(sizes)
+	return loadgen.Percentile(sizes, 50), nil
 }
 
 // UsedMemory is Redis's used_memory, in bytes.

@@ -238,8 +238,10 @@ func (n *Naive) score(ctx context.Context, id risk.SubjectID, unit, name string,
 			return o, err
 		}
 	}
-	// commit
-	b, err := json.Marshal(a)
+	// commit: the assessment without not_fired, which is derived on reading
+	stored := a
+	stored.NotFired = nil
+	b, err := json.Marshal(stored)
 	if err != nil {
 		return o, err
 	}

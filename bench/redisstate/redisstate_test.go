@@ -135,9 +135,9 @@ func (r result) detail() string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	s := fmt.Sprintf("BENCH redis mix persons_per_signal=%.2f disputes_per_signal=%.2f spreads_per_signal=%.2f evalsha_us_per_call=%.1f ceiling_rps:",
+	s := fmt.Sprintf("BENCH redis mix persons_per_signal=%.2f disputes_per_signal=%.2f hkeys_per_signal=%.2f evalsha_us_per_call=%.1f ceiling_rps:",
 		float64(r.mix.Persons)/float64(r.mix.Signals), float64(r.mix.Disputes)/float64(r.mix.Signals),
-		float64(r.mix.Spreads)/float64(r.mix.Signals), r.evalshaUsPerCall)
+		float64(r.mix.HKeys)/float64(r.mix.Signals), r.evalshaUsPerCall)
 	for _, n := range names {
 		s += fmt.Sprintf(" %s=%.0f", n, r.rates[n])
 	}

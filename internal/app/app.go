@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 
 	shards := signals.ShardedStreams(cfg.StreamShards)
 	a.producer = signals.NewProducer(a.rdb, time.Duration(cfg.SignalKeepDays)*24*time.Hour, shards...)
-	a.scorer = scoring.NewScorer(a.rdb, a.rules, alerts.NewStream(a.rdb), now, log.With("component", "scoring"), a.reg, scoring.KnownUnits(a.tree.Units()))
+	a.scorer = scoring.NewScorer(a.rdb, a.rules, alerts.NewStream(a.rdb), now, log.With("component", "scoring"), a.reg, scoring.KnownUnits(a.tree.Units()), scoring.Archive(a.archive))
 	name := cfg.Consumer
 	if name == "" {
 		host, _ := os.Hostname()

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"fengqiao/engine"
+	"fengqiao/rules"
 )
 
 // Archive keeps every ruleset that has been in force, by content hash, so
@@ -99,4 +100,21 @@ func (a *Archive) Get(ctx context.Context, hash string) (Archived, error) {
 		return Archived{}, fmt.Errorf("decode archived ruleset: %w", err)
 	}
 	return out, nil
+}
+
+// Ruleset returns the archived ruleset with the given hash, parsed.
+func (a *Archive) Ruleset(ctx context.Context, hash string) (*rules.Ruleset, error) {
+	r, err := a.Get(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	files := make(map[string][]byte, len(r.Files))
+	for name, src := range r.Files {
+		files[name] = []byte(src)
+	}
+	rs, err := rules.Parse(files)
+	if err != nil {
+		return nil, fmt.Errorf("parse archived ruleset %s: %w", r.Version, err)
+	}
+	return rs, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"fengqiao/alerts"
 	"fengqiao/assess"
 	"fengqiao/engine"
 	"fengqiao/risk"
@@ -260,6 +261,7 @@ func (s *Scorer) scoreAll(ctx context.Context, ps []*pass, pre func(redis.Pipeli
 	if err != nil {
 		return fmt.Errorf("update subjects' state: %w", err)
 	}
+	var changes []alerts.Event
 	for i, p := range ps {
 		res, err := loads[i].Slice()
 		if err != nil {
@@ -267,9 +269,12 @@ func (s *Scorer) scoreAll(ctx context.Context, ps []*pass, pre func(redis.Pipeli
 		}
 		p.snap = parseSnapshot(p.id, res)
 		s.evaluate(p)
-		if err := s.publish(ctx, p, p.ev.Key); err != nil {
-			return err
+		if e, ok := p.change(p.ev.Key); ok {
+			changes = append(changes, e)
 		}
+	}
+	if err := s.publishAll(ctx, changes); err != nil { // before the commits, as publish
+		return err
 	}
 	commits := make([]*redis.Cmd, len(ps))
 	err = s.pipelined(ctx, func(pipe redis.Pipeliner) error {
@@ -317,6 +322,20 @@ func (s *Scorer) scoreAll(ctx context.Context, ps []*pass, pre func(redis.Pipeli
 	for _, p := range stale {
 		if _, err := s.retry(ctx, p, 1); err != nil {
 			return fmt.Errorf("score %s: %w", p.id, err)
+		}
+	}
+	return nil
+}
+
+// publishAll publishes events in order, in one round trip when the
+// publisher takes batches.
+func (s *Scorer) publishAll(ctx context.Context, events []alerts.Event) error {
+	if bp, ok := s.alerts.(batchPublisher); ok {
+		return bp.PublishAll(ctx, events)
+	}
+	for _, e := range events {
+		if err := s.alerts.Publish(ctx, e); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -11,7 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"fengqiao/engine"
 	"fengqiao/risk"
+	"fengqiao/rules"
 	"fengqiao/signals"
 )
 
@@ -151,4 +153,80 @@ func TestHandleBatchReloadsScripts(t *testing.T) {
 	if n := s.rdb.Keys(ctx, "fq:{p:*}:state").Val(); len(n) == 0 {
 		t.Error("no person scored")
 	}
+}
+
+type archiveFunc func(ctx context.Context, hash string) (*rules.Ruleset, error)
+
+func (f archiveFunc) Ruleset(ctx context.Context, hash string) (*rules.Ruleset, error) {
+	return f(ctx, hash)
+}
+
+// An assessment is stored without not_fired, which is derived on reading,
+// from the ruleset in force or, for an older one, from the archive.
+func TestNotFiredIsDerivedOnReading(t *testing.T) {
+	e := compile(t, "../../fixtures/rules")
+	s, _, clk := newScorer(t, e)
+	ctx := context.Background()
+	recs := randomRecords(rand.New(rand.NewPCG(3, 4)), 40, clk.Now())
+	if err := s.HandleBatch(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, r := range recs {
+		for _, id := range r.Subjects() {
+			raw := s.rdb.HGet(ctx, keysOf(id).state, "assessment").Val()
+			if strings.Contains(raw, "not_fired") {
+				t.Fatalf("stored with not_fired: %s", raw)
+			}
+			got, err := s.Subject(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What the engine lists, scoring the same state again.
+			st := engine.State{Subject: id, Unit: got.Unit, Weak: got.Weak, Events: mustRecent(t, s, id)}
+			for _, l := range got.Linked {
+				if l.Level != nil && id.Kind == risk.Person {
+					st.Links = append(st.Links, engine.Link{Subject: l.Subject, Level: *l.Level})
+				}
+			}
+			want := e.Evaluate(st, got.At)
+			if !slices.Equal(got.NotFired, want.NotFired) || len(got.NotFired) == 0 {
+				t.Errorf("%s: not_fired %v, want %v", id, got.NotFired, want.NotFired)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("nothing checked")
+	}
+
+	// Under another ruleset, the archive gives the assessment's own.
+	other := compile(t, "../../fixtures/rules")
+	other.Ruleset().Hash = "another"
+	s.rules = fixedRules{other}
+	var asked []string
+	s.archive = archiveFunc(func(_ context.Context, hash string) (*rules.Ruleset, error) {
+		asked = append(asked, hash)
+		return e.Ruleset(), nil
+	})
+	id := recs[0].Subjects()[0]
+	for range 2 {
+		got, err := s.Subject(ctx, id)
+		if err != nil || len(got.NotFired) == 0 {
+			t.Fatalf("from the archive: %v, %v", got.NotFired, err)
+		}
+	}
+	if len(asked) != 1 || asked[0] != e.Ruleset().Hash {
+		t.Errorf("archive asked for %v, want once for %s", asked, e.Ruleset().Hash)
+	}
+}
+
+func mustRecent(t *testing.T, s *Scorer, id risk.SubjectID) []engine.Event {
+	t.Helper()
+	evs, err := s.Recent(context.Background(), id, maxEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(evs) // oldest first, as scoring reads them
+	return evs
 }

@@ -36,6 +36,12 @@ type AlertPublisher interface {
 	Publish(ctx context.Context, e alerts.Event) error
 }
 
+// batchPublisher is an AlertPublisher that also takes many events at once,
+// in order.
+type batchPublisher interface {
+	PublishAll(ctx context.Context, events []alerts.Event) error
+}
+
 // Scorer handles signal records: it adds each to its subjects' state,
 // evaluates the rules and stores the assessment, raising an alert event on a
 // rise. Handling is idempotent: a redelivered record adds nothing, changes no
@@ -54,6 +60,9 @@ type Scorer struct {
 
 	countTier jurisdiction.Tier   // the tier of the units subjects are counted by
 	units     []jurisdiction.Unit // the jurisdiction's, for the counts' zero series
+
+	archive  RulesetArchive // optional: rulesets no longer in force, for not_fired
+	archived rulesets
 }
 
 // NewScorer returns a Scorer and registers its metrics, among them
@@ -289,14 +298,22 @@ func (s *Scorer) evaluate(p *pass) {
 // not be recovered. A fall is published too, so that alerts above it
 // resolve; it is never paged.
 func (s *Scorer) publish(ctx context.Context, p *pass, cause string) error {
-	if !p.rose && !(p.o.known && p.a.Level < p.o.prev) {
-		return nil
+	if e, ok := p.change(cause); ok {
+		return s.alerts.Publish(ctx, e)
 	}
-	return s.alerts.Publish(ctx, alerts.Event{
+	return nil
+}
+
+// change is the alert event of p's change of level, if it changed.
+func (p *pass) change(cause string) (alerts.Event, bool) {
+	if !p.rose && !(p.o.known && p.a.Level < p.o.prev) {
+		return alerts.Event{}, false
+	}
+	return alerts.Event{
 		ID: alerts.EventID(p.id, p.a.Level, cause), Subject: p.id, Unit: p.st.Unit,
 		From: p.o.prev, To: p.a.Level, At: p.now, Signal: p.a.Signal,
 		Explanation: p.a.Explain(), RulesetVersion: p.a.RulesetVersion,
-	})
+	}, true
 }
 
 // raised is when the subject rose to its level, for the board.

@@ -233,7 +233,7 @@ func parseSnapshot(id risk.SubjectID, res []any) snapshot {
 
 // commitArgs are the commit script's keys and arguments for p's assessment.
 func (p *pass) commitArgs() ([]string, []any, error) {
-	b, err := json.Marshal(p.a)
+	b, err := json.Marshal(storable(&p.a))
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode assessment: %w", err)
 	}
@@ -314,6 +314,9 @@ func (s *Scorer) Subject(ctx context.Context, id risk.SubjectID) (Subject, error
 	var out Subject
 	if err := json.Unmarshal([]byte(h["assessment"]), &out.Assessment); err != nil {
 		return Subject{}, fmt.Errorf("decode subject: %w", err)
+	}
+	if out.NotFired == nil { // stored without it
+		out.NotFired = s.notFired(ctx, &out.Assessment)
 	}
 	out.Explanation = out.Assessment.Explain()
 	out.Name = MaskName(h["name"])
