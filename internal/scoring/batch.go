@@ -152,6 +152,7 @@ func containsBefore(ids []risk.SubjectID, j int, id risk.SubjectID) bool {
 // the disputes' spreads.
 func (s *Scorer) round(ctx context.Context, recs []signals.Record) error {
 	evs := make([]engine.Event, len(recs))
+	evJSON := make([][]byte, len(recs)) // encoded once for the record's every subject
 	engines := make([]*engine.Engine, len(recs))
 	disputes := make([]*pass, len(recs)) // by record; nil for a record without a dispute
 	var ds []*pass
@@ -159,10 +160,15 @@ func (s *Scorer) round(ctx context.Context, recs []signals.Record) error {
 		r := &recs[i]
 		e := s.rules.EngineFor(r.Unit)
 		engines[i], evs[i] = e, assess.EventOf(r, e)
+		b, err := json.Marshal(&evs[i])
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		evJSON[i] = b
 		if r.DisputeID == "" {
 			continue
 		}
-		p := &pass{id: risk.SubjectID{Kind: risk.Dispute, Ref: r.DisputeID}, e: e, unit: r.Unit, ev: &evs[i]}
+		p := &pass{id: risk.SubjectID{Kind: risk.Dispute, Ref: r.DisputeID}, e: e, unit: r.Unit, ev: &evs[i], evJSON: b}
 		disputes[i] = p
 		ds = append(ds, p)
 	}
@@ -187,7 +193,7 @@ func (s *Scorer) round(ctx context.Context, recs []signals.Record) error {
 		r := &recs[i]
 		for _, person := range r.Persons {
 			p := &pass{id: risk.SubjectID{Kind: risk.Person, Ref: person.Ref}, e: engines[i], unit: r.Unit,
-				who: identity{person.Name, person.Weak, person.Sealed}, ev: &evs[i]}
+				who: identity{person.Name, person.Weak, person.Sealed}, ev: &evs[i], evJSON: evJSON[i]}
 			if d := disputes[i]; d != nil {
 				p.ln = link{r.DisputeID, d.o.level.String()}
 			}
@@ -236,13 +242,6 @@ func (s *Scorer) scoreAll(ctx context.Context, ps []*pass, pre func(redis.Pipeli
 	now := s.now()
 	for _, p := range ps {
 		p.now = now
-		if p.ev != nil {
-			b, err := json.Marshal(p.ev)
-			if err != nil {
-				return fmt.Errorf("encode event: %w", err)
-			}
-			p.evJSON = b
-		}
 	}
 	loads := make([]*redis.Cmd, len(ps))
 	err := s.pipelined(ctx, func(pipe redis.Pipeliner) error {
