@@ -74,9 +74,10 @@ func BenchmarkEvaluate(b *testing.B) {
 // mapRules is a ruleset run the way expr's documentation shows: each
 // expression compiled with no environment, and run by expr.Run over a map.
 type mapRules struct {
-	rs    *rules.Ruleset
-	sc    *scratch // for the engine's own feature computation
-	rules []mapRule
+	rs       *rules.Ruleset
+	features *Features // the engine's own feature computation
+	sc       *scratch
+	rules    []mapRule
 }
 
 type mapRule struct {
@@ -86,7 +87,7 @@ type mapRule struct {
 
 func compileMapRules(b *testing.B, e *Engine) *mapRules {
 	b.Helper()
-	m := &mapRules{rs: e.Ruleset(), sc: e.newScratch()}
+	m := &mapRules{rs: e.Ruleset(), features: e.Features(), sc: e.newScratch()}
 	for _, r := range m.rs.Rules {
 		when, err := expr.Compile(r.When)
 		if err != nil {
@@ -104,24 +105,24 @@ func compileMapRules(b *testing.B, e *Engine) *mapRules {
 // evaluate returns the score and the level the rules give st.
 func (m *mapRules) evaluate(st *State, now time.Time) (float64, risk.Level) {
 	sc := m.sc
-	sc.computeFeatures(m.rs.Features, st.Events, now)
-	sc.subjectFacts(st.Events)
+	x := &sc.facts
+	m.features.Compute(st, now, x)
 	features := make(map[string]any, len(m.rs.Features))
-	for name, v := range sc.env.Features {
-		features[name] = v
+	for i, f := range m.rs.Features {
+		features[f.Name] = x.Features[i]
 	}
 	var signal SignalFacts
 	if st.Trigger != nil {
 		signal = st.Trigger.facts()
 	}
-	subject := sc.env.Subject
-	subject.Kind, subject.Unit, subject.Weak, subject.Signals = string(st.Subject.Kind), st.Unit, st.Weak, len(st.Events)
+	subject := SubjectFacts{Kind: string(st.Subject.Kind), Unit: st.Unit, Weak: st.Weak, Signals: len(st.Events),
+		LedgerStatus: x.LedgerStatus}
 	env := map[string]any{
 		"subject":  subject,
 		"signal":   signal,
 		"features": features,
-		"tags":     sc.env.Tags,
-		"cases":    sc.env.Cases,
+		"tags":     x.Tags,
+		"cases":    x.Cases,
 	}
 
 	var score float64
@@ -193,11 +194,15 @@ func TestFlatProgramsMeanTheSame(t *testing.T) {
 		})
 	}
 
-	// Every default rule runs flat: falling back would cost allocations.
+	// Every default rule runs flat, and native: falling back would cost
+	// allocations, and the VM costs several times what native does.
 	e := loadDefault(t)
 	for _, c := range e.compiled {
 		if c.flatWhen == nil || c.flatScore == nil {
 			t.Errorf("default rule %s runs over Env (when flat: %v, score flat: %v)", c.ID, c.flatWhen != nil, c.flatScore != nil)
+		}
+		if c.nativeWhen == nil || c.nativeScore == nil {
+			t.Errorf("default rule %s runs on expr's VM (when native: %v, score native: %v)", c.ID, c.nativeWhen != nil, c.nativeScore != nil)
 		}
 	}
 }
@@ -384,15 +389,16 @@ func normalized(a risk.Assessment) risk.Assessment {
 // which is how details were built before they were kept between evaluations.
 func checkDetails(t *testing.T, e *Engine, st *State, a risk.Assessment) {
 	t.Helper()
-	sc := e.newScratch()
-	sc.computeFeatures(e.rs.Features, st.Events, now)
+	var x Facts
+	e.Features().Compute(st, now, &x)
+	value := func(r featureRead) float64 { return x.Features[r.index] }
 	for _, f := range a.Fired {
 		i := slices.IndexFunc(e.compiled, func(c compiledRule) bool { return c.ID == f.ID })
 		var b strings.Builder
 		reads := e.compiled[i].reads
-		anyHeld := slices.ContainsFunc(reads, func(r featureRead) bool { return r.holds(sc.env.Features[r.feature.Name]) })
+		anyHeld := slices.ContainsFunc(reads, func(r featureRead) bool { return r.holds(value(r)) })
 		for _, r := range reads {
-			v := sc.env.Features[r.feature.Name]
+			v := value(r)
 			if anyHeld && !r.named(v) {
 				continue
 			}

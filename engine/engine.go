@@ -7,6 +7,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -75,6 +76,8 @@ type CaseFacts struct {
 // Engine is a compiled ruleset.
 type Engine struct {
 	rs       *rules.Ruleset
+	features *Features
+	names    []string // the features' names, in the ruleset's order
 	compiled []compiledRule
 	keywords []keywordList
 	leaves   []leaf    // what the flat programs read, filled into each evaluation's flat environment
@@ -83,11 +86,15 @@ type Engine struct {
 
 // compiledRule is a rule with its expressions compiled twice: against Env,
 // which type-checks them and is the reference for what they mean, and against
-// the flat environment, which is how they normally run (see compileFlat).
+// the flat environment, which is how they normally run (see compileFlat),
+// most of them as Go closures made from the flat program (see native).
 type compiledRule struct {
 	rules.Rule
-	when, score         *vm.Program   // over Env
-	flatWhen, flatScore *vm.Program   // over the flat environment; nil if the expression cannot use it
+	when, score         *vm.Program // over Env
+	flatWhen, flatScore *vm.Program // over the flat environment; nil if the expression cannot use it
+	nativeWhen          boolFn      // the flat program as Go (see native); nil if not in the subset
+	nativeScore         floatFn
+	person, dispute     bool          // the rule applies to persons, to disputes
 	reads               []featureRead // features the condition reads, for explanations
 }
 
@@ -144,10 +151,13 @@ func Compile(rs *rules.Ruleset) (*Engine, error) {
 // compile is Compile; with flat false every expression runs over Env, which
 // is how the tests check that the flat programs mean the same.
 func compile(rs *rules.Ruleset, flat bool) (*Engine, error) {
-	e := &Engine{rs: rs}
+	e := &Engine{rs: rs, features: NewFeatures(rs.Features)}
+	for _, f := range rs.Features {
+		e.names = append(e.names, f.Name)
+	}
 	var errs rules.Errors
 	for _, r := range rs.Rules {
-		c := compiledRule{Rule: r}
+		c := compiledRule{Rule: r, person: r.Applies(risk.Person), dispute: r.Applies(risk.Dispute)}
 		var probs rules.Errors
 		c.when, probs = compileExpr(rs, r, "when", r.When, r.Pos.WhenLine, expr.AsBool())
 		errs = append(errs, probs...)
@@ -305,6 +315,10 @@ var (
 // Ruleset returns the ruleset the engine was compiled from.
 func (e *Engine) Ruleset() *rules.Ruleset { return e.rs }
 
+// Features returns the ruleset's features as the engine computes them. Its
+// Compute gives exactly the numbers the rules see in EvaluateInto.
+func (e *Engine) Features() *Features { return e.features }
+
 // Version returns the ruleset's version.
 func (e *Engine) Version() string { return e.rs.Version }
 
@@ -337,8 +351,11 @@ func (e *Engine) Evaluate(st State, now time.Time) risk.Assessment {
 func (e *Engine) EvaluateInto(st *State, now time.Time, a *risk.Assessment) {
 	sc := e.pool.Get().(*scratch)
 	defer e.pool.Put(sc)
-	sc.computeFeatures(e.rs.Features, st.Events, now)
-	sc.subjectFacts(st.Events)
+	e.features.Compute(st, now, &sc.facts)
+	sc.envFeatures = false
+	sc.env.Tags = sc.facts.Tags
+	sc.env.Cases = sc.facts.Cases
+	sc.env.Subject.LedgerStatus = sc.facts.LedgerStatus
 	sc.env.Subject.Kind = string(st.Subject.Kind)
 	sc.env.Subject.Unit = st.Unit
 	sc.env.Subject.Weak = st.Weak
@@ -357,10 +374,22 @@ func (e *Engine) EvaluateInto(st *State, now time.Time, a *risk.Assessment) {
 		a.Signal = st.Trigger.Key
 	}
 	floor := risk.Green
+	kind := st.Subject.Kind
 	for i := range e.compiled {
 		c := &e.compiled[i]
-		if !c.Applies(st.Subject.Kind) {
-			continue
+		switch kind {
+		case risk.Person:
+			if !c.person {
+				continue
+			}
+		case risk.Dispute:
+			if !c.dispute {
+				continue
+			}
+		default:
+			if !c.Applies(kind) {
+				continue
+			}
 		}
 		fired, err := sc.when(c)
 		if err != nil {
@@ -391,6 +420,9 @@ func (e *Engine) EvaluateInto(st *State, now time.Time, a *risk.Assessment) {
 // something odd; then the program over Env runs, so that an error reads the
 // same whichever program met it first.
 func (sc *scratch) when(c *compiledRule) (bool, error) {
+	if c.nativeWhen != nil {
+		return c.nativeWhen(sc.held), nil
+	}
 	if c.flatWhen != nil {
 		if out, err := sc.vm.Run(c.flatWhen, sc.flat); err == nil {
 			if fired, ok := out.(bool); ok {
@@ -398,6 +430,7 @@ func (sc *scratch) when(c *compiledRule) (bool, error) {
 			}
 		}
 	}
+	sc.fillEnvFeatures()
 	out, err := sc.vm.Run(c.when, sc.envp)
 	if err != nil {
 		return false, err
@@ -409,6 +442,9 @@ func (sc *scratch) when(c *compiledRule) (bool, error) {
 // score runs c's score, as when runs its condition. The flat program is
 // compiled without expr.AsFloat64, whose conversion would box the result.
 func (sc *scratch) score(c *compiledRule) (float64, error) {
+	if c.nativeScore != nil {
+		return c.nativeScore(sc.held), nil
+	}
 	if c.flatScore != nil {
 		if out, err := sc.vm.Run(c.flatScore, sc.flat); err == nil {
 			switch v := out.(type) {
@@ -419,6 +455,7 @@ func (sc *scratch) score(c *compiledRule) (float64, error) {
 			}
 		}
 	}
+	sc.fillEnvFeatures()
 	out, err := sc.vm.Run(c.score, sc.envp)
 	if err != nil {
 		return 0, err
@@ -430,20 +467,58 @@ func (sc *scratch) score(c *compiledRule) (float64, error) {
 // detail describes, in Chinese, the values fired rule i saw, e.g.
 // "近30天信访次数 3(阈值≥3)". It names the comparisons that held (in
 // "a > 0 || b > 0", only what made the rule fire) and the other values it
-// read that are not zero; or everything, if no comparison held on its own. The text is built in a reused buffer and
-// interned per rule, so that a text seen before costs no allocation.
+// read that are not zero; or everything, if no comparison held on its own.
+// The rule's last detail is kept with the values it was built from, and
+// given again while they do not change; otherwise the text is built in a
+// reused buffer and interned per rule, so that a text seen before costs no
+// allocation.
 func (sc *scratch) detail(i int, c *compiledRule) string {
 	if len(c.reads) == 0 {
 		return ""
 	}
+	m := &sc.memo[i]
+	if m.vals != nil && m.same(c.reads, sc.facts.Features) {
+		return m.text
+	}
+	text := sc.buildDetail(i, c)
+	if m.vals == nil {
+		m.vals = make([]float64, len(c.reads))
+	}
+	for j := range c.reads {
+		m.vals[j] = sc.facts.Features[c.reads[j].index]
+	}
+	m.text = text
+	return text
+}
+
+// detailMemo is the detail a rule was last given, and the values it read.
+type detailMemo struct {
+	vals []float64
+	text string
+}
+
+// same reports whether the reads have the values the memo saw, bit for bit
+// (0 and -0 print differently).
+func (m *detailMemo) same(reads []featureRead, values []float64) bool {
+	for j := range reads {
+		if math.Float64bits(values[reads[j].index]) != math.Float64bits(m.vals[j]) {
+			return false
+		}
+	}
+	return true
+}
+
+// buildDetail writes the detail of fired rule i, or finds it among the
+// texts it has given before.
+func (sc *scratch) buildDetail(i int, c *compiledRule) string {
 	anyHeld := false
 	for j := range c.reads {
-		anyHeld = anyHeld || c.reads[j].holds(sc.values[c.reads[j].index])
+		anyHeld = anyHeld || c.reads[j].holds(sc.facts.Features[c.reads[j].index])
 	}
 	b := sc.buf[:0]
 	for j := range c.reads {
 		r := &c.reads[j]
-		if anyHeld && !r.named(sc.values[r.index]) {
+		if anyHeld && !r.named(sc.facts.Features[r.index]) {
 			continue
 		}
 		if len(b) > 0 {
@@ -451,7 +526,7 @@ func (sc *scratch) detail(i int, c *compiledRule) string {
 		}
 		b = append(b, r.feature.Label...)
 		b = append(b, ' ')
-		b = appendValue(b, r.feature, sc.values[r.index])
+		b = appendValue(b, r.feature, sc.facts.Features[r.index])
 		if r.op != "" {
 			b = append(b, "(阈值"...)
 			b = append(b, r.op...)
@@ -546,6 +621,10 @@ type leaf struct {
 	// petition's level): held as an int, which expr's arithmetic boxes
 	// without allocating, where a float64 result would allocate.
 	whole bool
+	// boxed marks a leaf that a flat program run on expr's VM reads, and so
+	// the flat environment must hold; a leaf only native programs read is
+	// only held (see native).
+	boxed bool
 }
 
 // asSet names the set that stands for a []string leaf in `"word" in tags`.
@@ -570,6 +649,11 @@ const asSet = " as set"
 // An expression that reads the environment any other way ($env, subject as
 // a whole) keeps running over Env, as does, for that evaluation, one whose
 // flat program fails or gives something odd, so that errors read the same.
+//
+// Last, each flat program that is a comparison, arithmetic and the like
+// (see native) is also turned into Go closures over the held leaves, which
+// then run instead of expr's VM; the flat environment then holds only the
+// leaves that programs left on the VM read.
 func (e *Engine) compileFlat() {
 	leaves := flatLeaves(e.rs)
 	types := make(map[string]any, len(leaves))
@@ -586,6 +670,31 @@ func (e *Engine) compileFlat() {
 		e.leaves = append(e.leaves, leaves[name])
 	}
 	slices.SortFunc(e.leaves, func(a, b leaf) int { return strings.Compare(a.name, b.name) })
+	nc := &nativeCompiler{leaves: e.leaves, index: map[string]int{}}
+	for i, l := range e.leaves {
+		nc.index[l.name] = i
+	}
+	boxed := map[string]bool{} // leaves a flat program on the VM reads
+	for i := range e.compiled {
+		c := &e.compiled[i]
+		if c.flatWhen != nil {
+			c.nativeWhen, _ = nc.compileWhen(c.flatWhen.Node())
+			if c.nativeWhen == nil {
+				root := c.flatWhen.Node()
+				ast.Walk(&root, leafUse{leaves, boxed})
+			}
+		}
+		if c.flatScore != nil {
+			c.nativeScore, _ = nc.compileScore(c.flatScore.Node())
+			if c.nativeScore == nil {
+				root := c.flatScore.Node()
+				ast.Walk(&root, leafUse{leaves, boxed})
+			}
+		}
+	}
+	for i := range e.leaves {
+		e.leaves[i].boxed = boxed[e.leaves[i].name]
+	}
 }
 
 // flatLeaves lists what rules can read from Env: each declared feature, each

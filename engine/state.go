@@ -3,13 +3,11 @@ package engine
 import (
 	"math"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
 
 	"fengqiao/risk"
-	"fengqiao/rules"
 )
 
 // State is what the engine knows of a subject: the signals kept for it, and
@@ -87,70 +85,6 @@ func (ev *Event) facts() SignalFacts {
 	}
 }
 
-func (ev *Event) flag(name string) bool {
-	switch name {
-	case "skip_level":
-		return ev.SkipLevel
-	case "collective":
-		return ev.Collective
-	case "repeat":
-		return ev.Repeat
-	}
-	return false
-}
-
-func (ev *Event) value(field string) float64 {
-	switch field {
-	case "party_count":
-		return float64(ev.PartyCount)
-	case "amount":
-		return ev.Amount
-	case "petition_level":
-		return float64(ev.PetitionLevel)
-	}
-	return 0
-}
-
-// windowStart returns when a window that ends now began. Windows are
-// half-open: an event exactly one window old has left it.
-func windowStart(window rules.Duration, now time.Time) time.Time {
-	return now.Add(-time.Duration(window))
-}
-
-// matches reports whether ev is in f's window, which began at since, and
-// passes its filters. The window is checked last, as comparing times costs
-// more than comparing strings.
-//
-// "any" is any report (grid reports, petitions, hotline calls, ledger rows),
-// not the case workflow's events: a step of a case is not another report of
-// the dispute, and only count: case_event counts those.
-func matches(f *rules.Feature, ev *Event, source string, since time.Time) bool {
-	switch {
-	case source == "any" || source == "":
-		if ev.Source == risk.CaseEvent {
-			return false
-		}
-	case string(ev.Source) != source:
-		return false
-	}
-	if f.Category != "" && ev.Category != f.Category {
-		return false
-	}
-	if f.Flag != "" && !ev.flag(f.Flag) {
-		return false
-	}
-	if f.CaseEvent != "" && ev.CaseEvent != f.CaseEvent {
-		return false
-	}
-	if f.Tag != "" && !slices.Contains(ev.Tags, f.Tag) {
-		return false
-	}
-	if f.Keyword != "" && !slices.Contains(ev.Keywords, f.Keyword) {
-		return false
-	}
-	return ev.At.After(since)
-}
-
 // chinaTime is UTC+8, where a "day" of reports begins and ends. A fixed zone
 // keeps the engine free of the host's time zone database.
 var chinaTime = time.FixedZone("CST", 8*60*60)
@@ -158,21 +92,22 @@ var chinaTime = time.FixedZone("CST", 8*60*60)
 // scratch holds an evaluation's working memory, reused across evaluations so
 // that steady-state evaluation allocates nothing.
 type scratch struct {
-	env     Env
-	envp    any                 // &env, boxed once, for the programs over Env
-	values  []float64           // the features' values, in the ruleset's order
-	flat    map[string]any      // the flat environment (see compileFlat)
-	held    []held              // per leaf of the engine, what flat holds
-	details []map[string]string // per rule, the detail texts built, by themselves
-	buf     []byte
-	vm      vm.VM
-	days    []int64
-	tags    []string
-	last    map[string]*Event // latest event per case id
+	env         Env
+	envp        any      // &env, boxed once, for the programs over Env
+	names       []string // the features' names, in the ruleset's order
+	envFeatures bool     // env.Features holds this evaluation's features (see fillEnvFeatures)
+	facts       Facts
+	flat        map[string]any      // the flat environment (see compileFlat)
+	held        []held              // per leaf of the engine, what flat holds
+	details     []map[string]string // per rule, the detail texts built, by themselves
+	memo        []detailMemo        // per rule, its last detail
+	buf         []byte
+	vm          vm.VM
 }
 
-// held is what the flat environment holds for one leaf, kept so that a value
-// is boxed again only when it changes.
+// held is the value of one leaf in this evaluation, which native programs
+// read, kept also so that a value is boxed again into the flat environment
+// only when it changes.
 type held struct {
 	field    reflect.Value // the leaf's field in the scratch's env
 	ok       bool          // the flat environment holds the leaf
@@ -188,12 +123,12 @@ type held struct {
 func (e *Engine) newScratch() *scratch {
 	sc := &scratch{
 		env:     Env{Features: make(map[string]float64, len(e.rs.Features))},
-		values:  make([]float64, len(e.rs.Features)),
+		names:   e.names,
 		flat:    make(map[string]any, len(e.leaves)),
 		held:    make([]held, len(e.leaves)),
 		details: make([]map[string]string, len(e.compiled)),
+		memo:    make([]detailMemo, len(e.compiled)),
 		vm:      vm.VM{MemoryBudget: memoryBudget},
-		last:    map[string]*Event{},
 	}
 	sc.envp = &sc.env
 	env := reflect.ValueOf(&sc.env).Elem()
@@ -216,14 +151,16 @@ func (sc *scratch) fillFlat(leaves []leaf) {
 		l, h := &leaves[i], &sc.held[i]
 		switch {
 		case l.feature >= 0:
-			v := sc.values[l.feature]
-			if h.ok && v == h.num {
+			v := sc.facts.Features[l.feature]
+			if h.ok && math.Float64bits(v) == math.Float64bits(h.num) { // bit for bit: 0 is not -0
 				continue
 			}
 			h.num = v
-			if l.whole {
+			switch {
+			case !l.boxed:
+			case l.whole:
 				sc.flat[l.name] = int(v)
-			} else {
+			default:
 				sc.flat[l.name] = boxFloat(v)
 			}
 		case l.set:
@@ -241,7 +178,9 @@ func (sc *scratch) fillFlat(leaves []leaf) {
 			if !h.changed() && h.ok {
 				continue
 			}
-			sc.flat[l.name] = box(h.field)
+			if l.boxed {
+				sc.flat[l.name] = box(h.field)
+			}
 		}
 		h.ok = true
 	}
@@ -275,7 +214,7 @@ func (h *held) changed() bool {
 		h.n = n
 	case reflect.Float32, reflect.Float64:
 		f := v.Float()
-		if f == h.num {
+		if math.Float64bits(f) == math.Float64bits(h.num) { // bit for bit: 0 is not -0
 			return false
 		}
 		h.num = f
@@ -334,82 +273,16 @@ func boxFloat(v float64) any {
 	return v
 }
 
-func (sc *scratch) computeFeatures(fs []rules.Feature, events []Event, now time.Time) {
-	clear(sc.env.Features)
-	for i := range fs {
-		f := &fs[i]
-		since := windowStart(f.Window, now)
-		var v float64
-		switch {
-		case f.Count != "":
-			for j := range events {
-				if matches(f, &events[j], f.Count, since) {
-					v++
-				}
-			}
-		case f.DistinctDays != "":
-			sc.days = sc.days[:0]
-			for j := range events {
-				if matches(f, &events[j], f.DistinctDays, since) {
-					_, off := events[j].At.In(chinaTime).Zone()
-					day := (events[j].At.Unix() + int64(off)) / 86400
-					if !slices.Contains(sc.days, day) {
-						sc.days = append(sc.days, day)
-					}
-				}
-			}
-			v = float64(len(sc.days))
-		case f.Max != "":
-			for j := range events {
-				if matches(f, &events[j], "any", since) {
-					v = max(v, events[j].value(f.Max))
-				}
-			}
-		}
-		sc.env.Features[f.Name] = v
-		sc.values[i] = v
+// fillEnvFeatures fills env's features map, which only the programs over Env
+// read: the flat programs, which normally answer, read the features from the
+// flat environment. So it is filled only when a program over Env is about to
+// run, once per evaluation.
+func (sc *scratch) fillEnvFeatures() {
+	if sc.envFeatures {
+		return
 	}
-}
-
-// subjectFacts fills the facts that are not declared features: tags seen,
-// the latest ledger status, and the state of the subject's cases.
-func (sc *scratch) subjectFacts(events []Event) {
-	sc.tags = sc.tags[:0]
-	clear(sc.last)
-	var ledgerAt time.Time
-	status := ""
-	for i := range events {
-		ev := &events[i]
-		for _, t := range ev.Tags {
-			if !slices.Contains(sc.tags, t) {
-				sc.tags = append(sc.tags, t)
-			}
-		}
-		if ev.LedgerStatus != "" && !ev.At.Before(ledgerAt) {
-			ledgerAt, status = ev.At, ev.LedgerStatus
-		}
-		if ev.CaseID != "" {
-			if prev, ok := sc.last[ev.CaseID]; !ok || ev.At.After(prev.At) || (ev.At.Equal(prev.At) && ev.CaseSeq >= prev.CaseSeq) {
-				sc.last[ev.CaseID] = ev
-			}
-		}
+	for i, name := range sc.names {
+		sc.env.Features[name] = sc.facts.Features[i]
 	}
-	slices.Sort(sc.tags)
-	sc.env.Tags = sc.tags
-	sc.env.Subject.LedgerStatus = status
-	c := CaseFacts{}
-	for _, ev := range sc.last {
-		switch ev.CaseState {
-		case "closed", "followed_up", "archived", "declined":
-		default:
-			c.Open++
-		}
-		switch {
-		case ev.CaseEvent == "overdue" || ev.CaseEvent == "supervised":
-			c.Overdue++
-		case ev.CaseState == "failed":
-			c.Failed++
-		}
-	}
-	sc.env.Cases = c
+	sc.envFeatures = true
 }

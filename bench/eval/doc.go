@@ -12,8 +12,8 @@
 // One op is one subject scored; there is no I/O. Evaluator describes
 // exactly what one op does for each implementation. In short: fengqiao runs
 // the product path (features, every rule, outcomes and details); the others
-// compute the same features with a copy of the engine's feature computation
-// (Facts.Compute), fill a fresh map with them and run each rule's compiled
+// compute the same features with the engine's own feature computation
+// (engine.Features, through Facts.Compute), fill a fresh map with them and run each rule's compiled
 // expressions, adding up points and floors, and nothing more; the floor
 // computes the same features and then runs plain Go.
 //

@@ -30,8 +30,8 @@ import (
 //     the product path: it computes the features and the other facts, runs
 //     every rule that applies, records each outcome (fired, not fired) and
 //     writes the detail of each fired rule.
-//   - expr, cel, govaluate, gval: Facts.Compute (the engine's computation of
-//     features and facts, copied), then a fresh map[string]any holding them,
+//   - expr, cel, govaluate, gval: Facts.Compute (the engine's own
+//     computation of features and facts, engine.Features), then a fresh map[string]any holding them,
 //     then, for each rule that applies, its when and, if it fired, its
 //     score, each compiled once beforehand; the points and floors add up to
 //     a level. No outcomes, no details. expr runs the rule's own text over a
@@ -70,7 +70,7 @@ func New(name string, rs *rules.Ruleset, floor FloorFunc) (Evaluator, error) {
 		if err := checkFeatures(rs); err != nil {
 			return nil, err
 		}
-		return &Floor{rs: rs, fn: floor}, nil
+		return &Floor{rs: rs, fs: engine.NewFeatures(rs.Features), fn: floor}, nil
 	}
 	return nil, fmt.Errorf("unknown implementation %q", name)
 }
@@ -128,6 +128,7 @@ func (f *Fengqiao) Evaluate(st *engine.State, now time.Time) (float64, risk.Leve
 // Env (subject, signal, features, tags, cases), made fresh for each subject.
 type ExprMap struct {
 	rs    *rules.Ruleset
+	fs    *engine.Features
 	x     Facts
 	rules []exprRule
 }
@@ -138,7 +139,7 @@ type exprRule struct {
 }
 
 func NewExprMap(rs *rules.Ruleset) (*ExprMap, error) {
-	m := &ExprMap{rs: rs}
+	m := &ExprMap{rs: rs, fs: engine.NewFeatures(rs.Features)}
 	for i := range rs.Rules {
 		r := &rs.Rules[i]
 		when, err := expr.Compile(r.When)
@@ -156,7 +157,7 @@ func NewExprMap(rs *rules.Ruleset) (*ExprMap, error) {
 
 func (m *ExprMap) Evaluate(st *engine.State, now time.Time) (float64, risk.Level, error) {
 	x := &m.x
-	x.Compute(m.rs.Features, st, now)
+	x.Compute(m.fs, st, now)
 	features := make(map[string]any, len(m.rs.Features))
 	for i := range m.rs.Features {
 		features[m.rs.Features[i].Name] = x.Features[i]
@@ -280,13 +281,14 @@ func translateAll[P any](rs *rules.Ruleset, d *dialect, compile func(src string,
 // subject, one activation over the fresh map.
 type CEL struct {
 	rs    *rules.Ruleset
+	fs    *engine.Features
 	names []string
 	x     Facts
 	rules []translated[cel.Program]
 }
 
 func NewCEL(rs *rules.Ruleset) (*CEL, error) {
-	c := &CEL{rs: rs, names: featureNames(rs)}
+	c := &CEL{rs: rs, fs: engine.NewFeatures(rs.Features), names: featureNames(rs)}
 	var opts []cel.EnvOption
 	for _, name := range c.names {
 		opts = append(opts, cel.Variable(name, cel.DoubleType))
@@ -320,7 +322,7 @@ func NewCEL(rs *rules.Ruleset) (*CEL, error) {
 
 func (c *CEL) Evaluate(st *engine.State, now time.Time) (float64, risk.Level, error) {
 	x := &c.x
-	x.Compute(c.rs.Features, st, now)
+	x.Compute(c.fs, st, now)
 	act, err := cel.NewActivation(flatEnv(c.names, x, x.Tags))
 	if err != nil {
 		return 0, 0, err
@@ -359,13 +361,14 @@ func (c *CEL) Evaluate(st *engine.State, now time.Time) (float64, risk.Level, er
 // MapParameters.
 type Govaluate struct {
 	rs    *rules.Ruleset
+	fs    *engine.Features
 	names []string
 	x     Facts
 	rules []translated[*govaluate.EvaluableExpression]
 }
 
 func NewGovaluate(rs *rules.Ruleset) (*Govaluate, error) {
-	g := &Govaluate{rs: rs, names: featureNames(rs)}
+	g := &Govaluate{rs: rs, fs: engine.NewFeatures(rs.Features), names: featureNames(rs)}
 	var err error
 	g.rules, err = translateAll(rs, govaluateDialect, func(src string, _ bool) (*govaluate.EvaluableExpression, error) {
 		return govaluate.NewEvaluableExpression(src)
@@ -375,7 +378,7 @@ func NewGovaluate(rs *rules.Ruleset) (*Govaluate, error) {
 
 func (g *Govaluate) Evaluate(st *engine.State, now time.Time) (float64, risk.Level, error) {
 	x := &g.x
-	x.Compute(g.rs.Features, st, now)
+	x.Compute(g.fs, st, now)
 	params := govaluate.MapParameters(flatEnv(g.names, x, anyTags(x.Tags)))
 	var t tally
 	for i := range g.rules {
@@ -410,13 +413,14 @@ func (g *Govaluate) Evaluate(st *engine.State, now time.Time) (float64, risk.Lev
 // NewEvaluable, and run with EvalBool or EvalFloat64 over the fresh map.
 type Gval struct {
 	rs    *rules.Ruleset
+	fs    *engine.Features
 	names []string
 	x     Facts
 	rules []translated[gval.Evaluable]
 }
 
 func NewGval(rs *rules.Ruleset) (*Gval, error) {
-	g := &Gval{rs: rs, names: featureNames(rs)}
+	g := &Gval{rs: rs, fs: engine.NewFeatures(rs.Features), names: featureNames(rs)}
 	lang := gval.Full()
 	var err error
 	g.rules, err = translateAll(rs, gvalDialect, func(src string, _ bool) (gval.Evaluable, error) {
@@ -427,7 +431,7 @@ func NewGval(rs *rules.Ruleset) (*Gval, error) {
 
 func (g *Gval) Evaluate(st *engine.State, now time.Time) (float64, risk.Level, error) {
 	x := &g.x
-	x.Compute(g.rs.Features, st, now)
+	x.Compute(g.fs, st, now)
 	env := flatEnv(g.names, x, anyTags(x.Tags))
 	ctx := context.Background()
 	var t tally
@@ -461,12 +465,13 @@ type FloorFunc func(x *Facts) (score float64, floor risk.Level)
 // Floor is the least any implementation can do: the features, then Go.
 type Floor struct {
 	rs *rules.Ruleset
+	fs *engine.Features
 	fn FloorFunc
 	x  Facts
 }
 
 func (f *Floor) Evaluate(st *engine.State, now time.Time) (float64, risk.Level, error) {
-	f.x.Compute(f.rs.Features, st, now)
+	f.x.Compute(f.fs, st, now)
 	score, floor := f.fn(&f.x)
 	return score, max(f.rs.Levels.Band(score), floor), nil
 }

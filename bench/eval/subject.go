@@ -10,6 +10,9 @@ import (
 	"fengqiao/rules"
 )
 
+// chinaTime is UTC+8, where a day of reports begins and ends (as in the engine).
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
 // Now is the time every subject is scored at.
 var Now = time.Date(2026, 11, 22, 12, 0, 0, 0, chinaTime)
 
