@@ -203,18 +203,54 @@ func (s *Scorer) round(ctx context.Context, recs []signals.Record) error {
 	if err := s.scoreAll(ctx, ps, nil); err != nil {
 		return err
 	}
+	var spreads []*pass
 	for i, d := range disputes {
 		if d == nil || !d.o.changed() || d.e.Ruleset().Spread.DisputeToPerson == nil {
 			continue
 		}
 		for _, ref := range d.snap.persons {
-			if named(&recs[i], ref) {
-				continue
+			if !named(&recs[i], ref) {
+				spreads = append(spreads, &pass{id: risk.SubjectID{Kind: risk.Person, Ref: ref}, ln: link{d.id.Ref, d.o.level.String()}})
 			}
-			id := risk.SubjectID{Kind: risk.Person, Ref: ref}
-			if _, err := s.rescore(ctx, id, link{d.id.Ref, d.o.level.String()}); err != nil && !errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("spread to %s: %w", id, err)
+		}
+	}
+	return s.spreadAll(ctx, spreads)
+}
+
+// spreadAll scores again, in order, persons whose dispute's level changed,
+// each with the dispute's new level, as rescore does one at a time: in
+// runs that name no person twice, one pipeline reads the persons and
+// scoreAll scores them.
+func (s *Scorer) spreadAll(ctx context.Context, ps []*pass) error {
+	for len(ps) > 0 {
+		n, seen := 0, map[string]bool{}
+		for n < len(ps) && !seen[ps[n].id.Ref] {
+			seen[ps[n].id.Ref] = true
+			n++
+		}
+		run := ps[:n]
+		ps = ps[n:]
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.SliceCmd, len(run))
+		for i, p := range run {
+			cmds[i] = pipe.HMGet(ctx, keysOf(p.id).state, "unit", "weak", "assessment")
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("read subjects: %w", err)
+		}
+		known := run[:0]
+		for i, p := range run {
+			h := cmds[i].Val()
+			if a, _ := h[2].(string); a == "" {
+				continue // never scored: nothing to spread to
 			}
+			p.unit, _ = h[0].(string)
+			weak, _ := h[1].(string)
+			p.e, p.who = s.rules.EngineFor(p.unit), identity{weak: weak == "true"}
+			known = append(known, p)
+		}
+		if err := s.scoreAll(ctx, known, nil); err != nil {
+			return fmt.Errorf("spread: %w", err)
 		}
 	}
 	return nil
@@ -268,7 +304,7 @@ func (s *Scorer) scoreAll(ctx context.Context, ps []*pass, pre func(redis.Pipeli
 		}
 		p.snap = parseSnapshot(p.id, res)
 		s.evaluate(p)
-		if e, ok := p.change(p.ev.Key); ok {
+		if e, ok := p.change(cause(p.ev, now)); ok {
 			changes = append(changes, e)
 		}
 	}

@@ -198,13 +198,7 @@ func (s *Scorer) score(ctx context.Context, e *engine.Engine, id risk.SubjectID,
 // retry scores p's subject from its attempt-th attempt: from the first, it
 // adds p's event and link; from a later one, it only scores again.
 func (s *Scorer) retry(ctx context.Context, p *pass, attempt int) (outcome, error) {
-	// A change with no signal behind it (a re-score, an override, a spread)
-	// is named by when it was first scored, so that the same subject rising
-	// the same way again later is a new change, and a retry the same one.
-	cause := "rescore:" + strconv.FormatInt(s.now().UnixMilli(), 10)
-	if p.ev != nil {
-		cause = p.ev.Key
-	}
+	why := cause(p.ev, s.now())
 	for ; ; attempt++ {
 		if attempt > 0 {
 			p.evJSON, p.ln = nil, link{} // already recorded; just score again
@@ -223,7 +217,7 @@ func (s *Scorer) retry(ctx context.Context, p *pass, attempt int) (outcome, erro
 		}
 		p.snap = parseSnapshot(p.id, res)
 		s.evaluate(p)
-		if err := s.publish(ctx, p, cause); err != nil {
+		if err := s.publish(ctx, p, why); err != nil {
 			return p.o, err
 		}
 		keys, args, err = p.commitArgs()
@@ -248,6 +242,17 @@ func (s *Scorer) retry(ctx context.Context, p *pass, attempt int) (outcome, erro
 		s.observe(p)
 		return p.o, nil
 	}
+}
+
+// cause names a change of level in its alert event's ID: by its signal, or
+// for a change with no signal behind it (a re-score, an override, a spread)
+// by when it was first scored, so that the same subject rising the same way
+// again later is a new change, and a retry the same one.
+func cause(ev *engine.Event, now time.Time) string {
+	if ev != nil {
+		return ev.Key
+	}
+	return "rescore:" + strconv.FormatInt(now.UnixMilli(), 10)
 }
 
 // pass is one scoring of one subject: what it adds, what was read, and the
