@@ -374,3 +374,41 @@ func checkDecoded(t *testing.T, sigs []Signal, err error) {
 		}
 	}
 }
+
+// FuzzSignalFastPath holds the one-pass decode of a signal to the full one:
+// whenever it succeeds, the full decode gives the same signal.
+func FuzzSignalFastPath(f *testing.F) {
+	for _, seed := range []string{
+		gridReportJSON, petitionJSON,
+		`{"Source":"ledger","PERSONS":[{"ID_NUMBER":"11010519491231002X"}],"petition":null}`,
+		`{"source":"hotline","source":"ledger","persons":null,"tags":[null,""],"case":{"case_id":"C1","x":1}}`,
+		`{"occurred_at":null,"amount":-0,"party_count":3}`, `{"ſource":"hotline","Kase":null}`,
+		`{"petition":{"level":"county","LEVEL":"city"}}`, `{}`, `null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast Signal
+		if fast.UnmarshalJSON(b) != nil {
+			return
+		}
+		var full Signal
+		if err := full.decodeFull(b); err != nil {
+			t.Fatalf("the full decode fails where the fast one did not: %v", err)
+		}
+		if !reflect.DeepEqual(fast, full) {
+			t.Fatalf("fast %+v\nfull %+v", fast, full)
+		}
+	})
+}
+
+// BenchmarkDecode decodes a batch of 20 signals as the API receives them.
+func BenchmarkDecode(b *testing.B) {
+	body := "[" + strings.Repeat(gridReportJSON+",", 19) + gridReportJSON + "]"
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := Decode([]byte(body)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

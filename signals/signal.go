@@ -6,9 +6,11 @@
 package signals
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"regexp"
 	"slices"
@@ -158,6 +160,26 @@ func (e *pathError) Error() string { return e.field + ": " + e.msg }
 // Nested objects (persons, petition) are decoded strictly: a field they do
 // not have is an error, not silently dropped.
 func (s *Signal) UnmarshalJSON(b []byte) error {
+	// Most signals hold only known, well-typed fields: one strict decode
+	// gives them exactly as the full path below would. Anything else (an
+	// extra field, a type error, a nested field a person does not have)
+	// takes the full path, which keeps extras and names what is wrong.
+	type plain Signal
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&p) == nil && !dec.More() {
+		if _, err := dec.Token(); err == io.EOF {
+			*s = Signal(p)
+			return nil
+		}
+	}
+	return s.decodeFull(b)
+}
+
+// decodeFull decodes a signal field by field, keeping the fields it does not
+// know in Extra.
+func (s *Signal) decodeFull(b []byte) error {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(b, &all); err != nil {
 		return err
