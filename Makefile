@@ -42,7 +42,7 @@ fuzz:
 	$(GO) test ./alerts/notify -run XXX -fuzz FuzzScrub -fuzztime $(FUZZTIME)
 	$(GO) test ./cases -run XXX -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME)
 
-## bench: every benchmark, about 25 minutes, each part against a redis-server it starts itself (redis-server
+## bench: every benchmark, about 20 minutes, each part against a redis-server it starts itself (redis-server
 ##   and redis-benchmark on PATH): the engine's; rule evaluation beside its peers (bench/eval); the per-signal
 ##   Redis state update, fengqiao vs naive vs redis-benchmark (bench/redisstate); end to end over HTTP with the
 ##   no-op and naive pipelines, latency, metrics on/off, memory per subject and riskd's RSS at a million subjects
