@@ -24,10 +24,11 @@ var _ signals.BatchHandler = (*Scorer)(nil)
 // dispute earlier in the round could pass its level to, so that scoring them
 // together leaves the store as scoring them in turn does. A round is three
 // pipelines for its disputes (links and loads, commits, board) and three for
-// its persons, whatever its length; a dispute's spread to its other persons
-// follows the round, record by record. A subject another writer changed in
-// between is scored again alone, as Handle retries it. With a shadow ruleset
-// in force, or for a record that names a subject twice, it calls Handle.
+// its persons, whatever its length; then the other persons of its changed
+// disputes are scored again with their disputes' new levels, in the records'
+// order, together too. A subject another writer changed in between is
+// scored again alone, as Handle retries it. With a shadow ruleset in force,
+// or for a record that names a subject twice, it calls Handle.
 //
 // On an error some records may be handled and others not; handling them all
 // again (Handle is idempotent) is safe.
@@ -182,7 +183,7 @@ func (s *Scorer) round(ctx context.Context, recs []signals.Record) error {
 			for _, p := range r.Persons {
 				fields = append(fields, p.Ref, "1")
 			}
-			pipe.HSet(ctx, disputes[i].key().links, fields...)
+			pipe.HSet(ctx, keysOf(disputes[i].id).links, fields...)
 		}
 	}
 	if err := s.scoreAll(ctx, ds, links); err != nil {
@@ -255,8 +256,6 @@ func (s *Scorer) spreadAll(ctx context.Context, ps []*pass) error {
 	}
 	return nil
 }
-
-func (p *pass) key() keys { return keysOf(p.id) }
 
 func named(r *signals.Record, ref string) bool {
 	for _, p := range r.Persons {
