@@ -103,6 +103,35 @@ func BenchmarkEval(b *testing.B) {
 	}
 }
 
+// BenchmarkEvalVaried scores 256 random subjects (RandomSubject) in
+// rotation, so that the values and the fired rules' details change from one
+// op to the next, as they do when riskd scores a stream of subjects;
+// BenchmarkEval scores the same subject again and again.
+func BenchmarkEvalVaried(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sts := make([]engine.State, 256)
+	for i := range sts {
+		sts[i] = RandomSubject(rng, i)
+	}
+	for _, set := range loadRulesets(b) {
+		impls := build(b, set, sts)
+		for i, name := range Names {
+			b.Run(fmt.Sprintf("rules=%d/%s", len(set.rs.Rules), name), func(b *testing.B) {
+				ev := impls[i]
+				for j := range sts {
+					ev.Evaluate(&sts[j], Now)
+				}
+				b.ReportAllocs()
+				j := 0
+				for b.Loop() {
+					ev.Evaluate(&sts[j%len(sts)], Now)
+					j++
+				}
+			})
+		}
+	}
+}
+
 // TestSummary times every implementation under every ruleset with
 // testing.Benchmark, in rounds that alternate between them, and prints one
 // line per ruleset with fengqiao's time and its ratio to each other
